@@ -1,0 +1,104 @@
+"""The toy CLIP model: an open_clip model from a custom config registered with open_clip, trained contrastively.
+
+Registering the config lets the toy CLIP score go through exactly the same open_clip code (tokenizer, transforms,
+`encode_image` / `encode_text`) as the real presets; only the weights differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from importlib import resources
+
+import torch
+
+from ddmd_bench.toy import world
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "ddmd-toy-clip"
+_registered = False
+
+
+def register() -> None:
+    """Make `ddmd-toy-clip` known to open_clip (idempotent)."""
+    global _registered
+    if not _registered:
+        import open_clip
+
+        open_clip.add_model_config(str(resources.files("ddmd_bench.toy") / "assets" / f"{MODEL_NAME}.json"))
+        _registered = True
+
+
+def build_clip(seed: int = 0):
+    """(model, preprocess, tokenizer) with random weights; load shipped weights with `load_state_dict`."""
+    import open_clip
+
+    register()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model, _, preprocess = open_clip.create_model_and_transforms(MODEL_NAME, pretrained=None)
+    return model.eval(), preprocess, open_clip.get_tokenizer(MODEL_NAME)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipTrainConfig:
+    """Contrastive training on world samples with partial (but never wrong) captions."""
+
+    steps: int = 800
+    batch_size: int = 256
+    lr: float = 1e-3
+    seed: int = 2
+
+
+def _images_to_tensor(images: torch.Tensor) -> torch.Tensor:
+    # The same normalisation open_clip's transform applies (OpenAI mean/std); at 16 px its resize is the identity.
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+
+    mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)
+    return (images.float() / 255.0 - mean) / std
+
+
+def train_clip(cfg: ClipTrainConfig):
+    """Train with the symmetric InfoNCE loss (open_clip's ClipLoss) and cosine LR decay."""
+    from open_clip.loss import ClipLoss
+
+    model, _, tokenizer = build_clip(cfg.seed)
+    model.train()
+    loss_fn = ClipLoss()
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.05)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
+    noise = world.CaptionNoise(p_omit=0.15, p_wrong=0.0)
+    t0 = time.perf_counter()
+    for step in range(cfg.steps):
+        seeds = [2 * 10**12 + cfg.seed * 10**9 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
+        batch = world.make_batch(seeds, noise=noise, allow_held_out=True)
+        img, txt, scale = model(_images_to_tensor(batch.images), tokenizer(batch.captions))
+        loss = loss_fn(img, txt, scale)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if (step + 1) % 100 == 0:
+            log.info("clip step %d loss %.4f (%.0fs)", step + 1, loss.item(), time.perf_counter() - t0)
+    return model.eval()
+
+
+@torch.no_grad()
+def retrieval_accuracy(model, tokenizer, n: int = 1000, seed: int = 7) -> float:
+    """Fraction of images whose canonical caption ranks first among the captions of all 180 combinations."""
+    combos = world.all_combinations()
+    prompts = [world.canonical_prompt(a) for a in combos]
+    text = torch.nn.functional.normalize(model.encode_text(tokenizer(prompts)), dim=-1)
+    batch = world.make_batch([3 * 10**12 + seed * 10**6 + i for i in range(n)], world.CLEAN, allow_held_out=True)
+    image = torch.nn.functional.normalize(model.encode_image(_images_to_tensor(batch.images)), dim=-1)
+    best = (image @ text.T).argmax(1)
+    truth = torch.tensor([prompts.index(world.canonical_prompt(s.attributes())) for s in batch.scenes])
+    return (best == truth).float().mean().item()
+
+
+def config_dict(cfg: ClipTrainConfig) -> dict:
+    """JSON form of the training config."""
+    return asdict(cfg)

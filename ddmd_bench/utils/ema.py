@@ -1,0 +1,33 @@
+"""Exponential moving average of model weights (EDM-style warm-up so early averages are not dominated by init)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+
+class EMA:
+    """Keeps `shadow`, an averaged copy of `model`; decay ramps as min(decay, (1 + n) / (10 + n))."""
+
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
+        self.updates = 0
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        """One EMA step towards `model`'s current weights."""
+        self.updates += 1
+        beta = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for avg, cur in zip(self.shadow.parameters(), model.parameters()):
+            avg.lerp_(cur.detach(), 1.0 - beta)
+
+    def state_dict(self) -> dict:
+        """Serializable state."""
+        return {"shadow": self.shadow.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore from `state_dict()`."""
+        self.shadow.load_state_dict(state["shadow"])
+        self.updates = state["updates"]
