@@ -72,7 +72,7 @@ class ClassifierTrainConfig:
     """Training run of the classifier on fresh world samples (held-out pairs included: it is an evaluator)."""
 
     model: ClassifierConfig = ClassifierConfig()
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 256
     lr: float = 2e-3
     seed: int = 1

@@ -262,3 +262,17 @@ def render_for(attributes: list[dict[str, str]], seeds: list[int]) -> Batch:
 def replace(scene: Scene, **changes: object) -> Scene:
     """A copy of `scene` with some fields changed (for tests and synthetic preferences)."""
     return dataclasses.replace(scene, **changes)
+
+
+def parse_prompt(prompt: str) -> dict[str, str]:
+    """Attributes of a canonical prompt ('a small red circle at the top left'); anything else is an error."""
+    words = prompt.split(" at the ", 1)
+    head = words[0].split()
+    if len(words) != 2 or len(head) != 4 or head[0] != "a":
+        raise ValueError(f"not a canonical toy prompt: {prompt!r} (expected 'a <size> <colour> <shape> at the "
+                         f"<position>')")
+    attrs = {"size": head[1], "colour": head[2], "shape": head[3], "position": words[1]}
+    for name, value in attrs.items():
+        if value not in ATTRIBUTE_VALUES[name]:
+            raise ValueError(f"unknown {name} {value!r} in toy prompt {prompt!r}; choices: {ATTRIBUTE_VALUES[name]}")
+    return attrs

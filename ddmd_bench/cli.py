@@ -1,0 +1,273 @@
+"""The `ddmd-bench` command line: thin click commands that parse options and call the library."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ddmd_bench import __version__
+from ddmd_bench.registry import UnknownNameError
+
+log = logging.getLogger("ddmd_bench")
+
+
+def _fail(exc: Exception) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="ddmd-bench")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def main(verbose: bool) -> None:
+    """Evaluate distilled diffusion generators, keep comparable leaderboards, train reference baselines.
+
+    \b
+    Examples:
+      ddmd-bench evaluate                      # every shipped toy model on the toy protocol
+      ddmd-bench evaluate --model toy-teacher/euler-4/cfg3 --json
+      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort fid
+      ddmd-bench train teacher --track toy     # retrain the shipped toy teacher
+    """
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+
+@main.command()
+@click.option("--protocol", "protocol_name", default="toy", show_default=True, metavar="NAME",
+              help="Evaluation protocol (see `ddmd-bench prompts list`).")
+@click.option("--model", "models", multiple=True, metavar="SPEC",
+              help="Generator to evaluate, repeatable: a suite name from `ddmd-bench methods list` or "
+                   "'teacher:steps=8,guidance=3'. Default: every shipped toy model.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Only the first N prompts (a different protocol, with its own leaderboard file).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=96, show_default=True, help="Images per batch.")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
+              show_default=True, help="Where result records are written (and reused from).")
+@click.option("--leaderboard-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"),
+              show_default=True, help="Where the protocol's leaderboard file lives.")
+@click.option("--force", is_flag=True, help="Recompute even if a matching result record exists.")
+@click.option("--no-leaderboard", is_flag=True, help="Write result records only.")
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
+             as_json, quiet) -> None:
+    """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
+
+    With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
+    record per model under results/ and adds the results to leaderboards/toy-v1.jsonl. Re-running reuses
+    finished results.
+
+    \b
+    Examples:
+      ddmd-bench evaluate
+      ddmd-bench evaluate --model teacher:steps=2,guidance=3 --limit 40 --json
+    """
+    from ddmd_bench.evaluation import suite
+
+    try:
+        outcome = suite.evaluate_suite(protocol_name, list(models), limit, batch_size, results_dir,
+                                       None if no_leaderboard else leaderboard_dir, force, progress=not quiet)
+    except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps(outcome.summary(), indent=1))
+    else:
+        click.echo(outcome.table())
+        click.echo(outcome.footer())
+    if outcome.failed:
+        raise click.ClickException(f"{len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+# ---------------------------------------------------------------------------------------------------- train
+
+@main.group()
+def train() -> None:
+    """Train models. On the toy track: the teacher and the metric models that ship with ddmd-bench.
+
+    \b
+    Examples:
+      ddmd-bench train teacher --track toy --out runs/toy-teacher --ship
+      ddmd-bench train classifier --track toy --ship
+    Distillation presets (Decoupled DMD, DMD2 and the ablations) arrive with the reference trainer.
+    """
+
+
+def _train_command(name: str, help_text: str):
+    @train.command(name=name, help=help_text)
+    @click.option("--track", type=click.Choice(["toy"]), default="toy", show_default=True, help="Which track.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Run folder (default runs/toy-<name>). Re-running the same command resumes.")
+    @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the number of steps.")
+    @click.option("--ship", is_flag=True, help="Copy the result into the package and update the weights manifest.")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
+    def command(track, out, steps, ship, threads):
+        import torch
+
+        from ddmd_bench.toy.training import TRAINERS
+
+        if threads:
+            torch.set_num_threads(threads)
+        logging.getLogger("ddmd_bench").setLevel(logging.INFO)
+        info = TRAINERS[name](out or Path("runs") / f"toy-{name}", steps, ship)
+        click.echo(json.dumps(info, indent=1, default=str))
+
+    return command
+
+
+_train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~45 CPU-minutes).")
+_train_command("classifier", "Train the toy attribute classifier (prompt accuracy, toy FID features).")
+_train_command("clip", "Train the toy CLIP model (open_clip custom config) for the toy CLIP score.")
+
+
+# ---------------------------------------------------------------------------------------------------- leaderboard
+
+@main.group()
+def leaderboard() -> None:
+    """Inspect and validate leaderboard files (one per protocol version, append-only)."""
+
+
+@leaderboard.command("show")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--sort", "sort_by", default="fid", show_default=True, help="Metric to sort by.")
+@click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
+def leaderboard_show(path, sort_by, as_json) -> None:
+    """Print a leaderboard as a table sorted by a metric.
+
+    \b
+    Example:
+      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort prompt_accuracy
+    """
+    from ddmd_bench.leaderboard import store, table
+
+    try:
+        header, entries = store.read(path)
+        rows = table.rows(entries)
+        rows = table.sort_rows(rows, sort_by)
+    except (store.LeaderboardError, ValueError) as exc:
+        raise _fail(exc) from exc
+    click.echo(json.dumps(rows, indent=1) if as_json else table.render_text(rows, header))
+
+
+@leaderboard.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+def leaderboard_validate(paths) -> None:
+    """Check every header, fingerprint and entry hash; exit non-zero on any problem.
+
+    \b
+    Example:
+      ddmd-bench leaderboard validate leaderboards/
+    """
+    from ddmd_bench.leaderboard import store
+
+    files = [f for p in (paths or (Path("leaderboards"),)) for f in
+             (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
+    problems = 0
+    for f in files:
+        try:
+            _, entries = store.read(f)
+            click.echo(f"ok      {f} ({len(entries)} entries)")
+        except store.LeaderboardError as exc:
+            problems += 1
+            click.echo(f"INVALID {exc}")
+    if problems:
+        raise click.ClickException(f"{problems} invalid leaderboard file(s)")
+
+
+# ---------------------------------------------------------------------------------------------------- methods
+
+@main.group()
+def methods() -> None:
+    """Generators and their sampling recipes. Today: the shipped toy models; diffusers recipes come next."""
+
+
+@methods.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def methods_list(as_json) -> None:
+    """List the generators `evaluate` can run (the default toy suite).
+
+    \b
+    Example:
+      ddmd-bench methods list
+    """
+    from ddmd_bench.evaluation.suite import default_toy_suite
+
+    names = [s.name for s in default_toy_suite()]
+    click.echo(json.dumps(names) if as_json else "\n".join(names))
+
+
+@methods.command("show")
+@click.argument("name")
+def methods_show(name) -> None:
+    """Print the full resolved description of a generator (weights sha256, scheduler, timesteps, guidance).
+
+    \b
+    Example:
+      ddmd-bench methods show toy-teacher/euler-4/cfg3
+    """
+    from ddmd_bench.evaluation.suite import resolve_generator
+
+    try:
+        click.echo(json.dumps(resolve_generator(name).describe(), indent=1))
+    except (UnknownNameError, ValueError, RuntimeError) as exc:
+        raise _fail(exc) from exc
+
+
+# ---------------------------------------------------------------------------------------------------- prompts
+
+@main.group()
+def prompts() -> None:
+    """Prompt sets and protocols: list them, show them, hash them."""
+
+
+@prompts.command("list")
+def prompts_list() -> None:
+    """List registered protocols with their prompt sets."""
+    from ddmd_bench.protocols import PROTOCOLS, get_protocol
+
+    for name in PROTOCOLS:
+        protocol, _ = get_protocol(name)
+        ps = protocol.prompt_set
+        click.echo(f"{name:12s} prompt set {ps['name']} v{ps['version']}  n={ps['n']}  sha256={ps['sha256']}")
+
+
+@prompts.command("show")
+@click.argument("protocol_name", default="toy")
+@click.option("--limit", type=click.IntRange(min=1), default=None)
+def prompts_show(protocol_name, limit) -> None:
+    """Print a protocol's prompts, one per line, with their seeds."""
+    from ddmd_bench.protocols import get_protocol
+
+    try:
+        protocol, ctx = get_protocol(protocol_name, limit)
+    except UnknownNameError as exc:
+        raise _fail(exc) from exc
+    for seed, p in zip(protocol.seeds(len(ctx.prompt_set.prompts)), ctx.prompt_set.prompts):
+        click.echo(f"{seed}\t{p}")
+
+
+@prompts.command("hash")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def prompts_hash(path) -> None:
+    """sha256 of a plain-text prompt file's canonical text (one prompt per line).
+
+    \b
+    Example:
+      ddmd-bench prompts hash prompts/toy-v1.txt
+    """
+    from ddmd_bench.prompts import PromptFileError, read_text
+
+    try:
+        ps = read_text(path, path.stem, 1)
+    except PromptFileError as exc:
+        raise _fail(exc) from exc
+    click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Running protocols: generation, metrics, latency, result records."""

@@ -1,0 +1,116 @@
+"""Run one generator on one protocol: generate in batches, stream images into every metric, time it, record it."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+import traceback
+import uuid
+from dataclasses import asdict
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from ddmd_bench.evaluation.environment import device_info, environment
+from ddmd_bench.evaluation.records import SCHEMA_VERSION
+from ddmd_bench.metrics import latency as latency_mod
+from ddmd_bench.metrics.base import Metric, MetricValue
+from ddmd_bench.protocols import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class MetricFailed(RuntimeError):
+    """At least one metric failed; the record (with tracebacks) is attached and nothing is published."""
+
+    def __init__(self, message: str, record: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+def check_metric_specs(protocol: Protocol, metrics: dict[str, Metric]) -> None:
+    """The metrics about to run must be the ones the protocol names, with the same weights."""
+    if set(metrics) != set(protocol.metrics):
+        raise ValueError(f"protocol {protocol.name} names metrics {sorted(protocol.metrics)}, got {sorted(metrics)}")
+    for name, metric in metrics.items():
+        want = protocol.metrics[name].get("weights_sha256")
+        have = metric.spec().get("weights_sha256")
+        if want != have:
+            raise ValueError(f"metric {name}: weights {have} differ from the protocol's {want}")
+
+
+def generate_and_score(generator, protocol: Protocol, prompts: tuple[str, ...], metrics: dict[str, Metric],
+                       batch_size: int, progress: bool) -> float:
+    """Feed every batch to every metric; returns the generation time in seconds (metrics excluded)."""
+    seeds = protocol.seeds(len(prompts))
+    gen_seconds = 0.0
+    bar = tqdm(total=len(prompts), desc=generator.name, unit="img", disable=not progress, leave=False)
+    for start in range(0, len(prompts), batch_size):
+        batch_prompts = list(prompts[start:start + batch_size])
+        t0 = time.perf_counter()
+        images = generator.generate(batch_prompts, seeds[start:start + batch_size])
+        gen_seconds += time.perf_counter() - t0
+        for metric in metrics.values():
+            metric.update(images, batch_prompts)
+        bar.update(len(batch_prompts))
+    bar.close()
+    return gen_seconds
+
+
+def compute_all(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
+    """Each metric's result, or status 'error' with its traceback (never silently dropped)."""
+    out = {}
+    for name, metric in metrics.items():
+        try:
+            value: MetricValue = metric.compute()
+            out[name] = {"status": "ok", **asdict(value), "higher_is_better": metric.higher_is_better,
+                         "version": metric.version, "spec": metric.spec()}
+        except Exception as exc:  # recorded, then the run fails as a whole
+            log.error("metric %s failed: %s", name, exc)
+            out[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
+                         "traceback": traceback.format_exc(), "spec": metric.spec()}
+    return out
+
+
+def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: bool = True,
+        device: torch.device | None = None) -> dict[str, Any]:
+    """Evaluate `generator` on `protocol`; returns the result record or raises `MetricFailed`."""
+    device = device or torch.device("cpu")
+    prompts = context.prompt_set.prompts
+    metrics = context.build_metrics(protocol)
+    check_metric_specs(protocol, metrics)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.perf_counter()
+    gen_seconds = generate_and_score(generator, protocol, prompts, metrics, batch_size, progress)
+    results = compute_all(metrics)
+    latency = latency_mod.measure(lambda: generator.generate([prompts[0]], [protocol.seed_base]),
+                                  latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
+                                                               ("warmup", "rounds", "batch_size")}),
+                                  device, protocol.latency.get("what", "generate()"))
+    record = build_record(generator, protocol, prompts, results, latency, device, started,
+                          {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
+                           "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
+                           "batch_size": batch_size})
+    failed = [n for n, r in results.items() if r["status"] != "ok"]
+    if failed:
+        raise MetricFailed(f"metrics failed: {', '.join(failed)}", record)
+    return record
+
+
+def build_record(generator, protocol: Protocol, prompts, results, latency, device, started, timings) -> dict:
+    """The schema-versioned result record."""
+    return {
+        "schema_version": SCHEMA_VERSION,  # bump on any incompatible change; readers accept every older one
+        "run_id": uuid.uuid4().hex,
+        "created": started.isoformat(timespec="seconds"),
+        "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "failed",
+        "protocol": {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
+        "generator": generator.describe(),  # weights sha, scheduler + timesteps, steps, guidance, dtype
+        "n_images": len(prompts) * protocol.images_per_prompt,
+        "metrics": results,  # name -> value, CI, n, per-sample scores (aligned with prompts), spec, status
+        "latency": {**latency, "device": device_info(device)},
+        "environment": environment(),
+        "timings": timings,
+    }

@@ -1,0 +1,87 @@
+"""Toy-track generators: a shipped toy denoiser run with a diffusers scheduler, steps and guidance."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ddmd_bench.toy.loaders import load_denoiser
+from ddmd_bench.toy.pipeline import SCHEDULERS, ToySampler
+from ddmd_bench.toy.models import TeacherConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ToyGeneratorSpec:
+    """Which shipped toy model to sample, and how."""
+
+    model: str = "teacher"
+    steps: int = 50
+    guidance: float = 1.0  # 1.0 = no classifier-free guidance (a single conditional pass per step)
+    scheduler: str = "flow-euler"
+
+    @property
+    def name(self) -> str:
+        """Short display name, e.g. 'toy-teacher/euler-50/cfg3'."""
+        cfg = "nocfg" if self.guidance == 1.0 else f"cfg{self.guidance:g}"
+        return f"toy-{self.model}/{self.scheduler.removeprefix('flow-')}-{self.steps}/{cfg}"
+
+    @classmethod
+    def parse(cls, text: str) -> ToyGeneratorSpec:
+        """Inverse of `name`: 'toy-teacher/euler-8/cfg3' or 'teacher:steps=8,guidance=3'."""
+        m = re.fullmatch(r"toy-(\w[\w-]*)/(\w+)-(\d+)/(nocfg|cfg[\d.]+)", text)
+        if m:
+            guidance = 1.0 if m[4] == "nocfg" else float(m[4][3:])
+            return cls(m[1], int(m[3]), guidance, f"flow-{m[2]}")
+        model, _, opts = text.partition(":")
+        kwargs: dict[str, Any] = {}
+        for item in filter(None, opts.split(",")):
+            key, _, value = item.partition("=")
+            if key not in ("steps", "guidance", "scheduler"):
+                raise ValueError(f"unknown toy generator option {key!r} in {text!r} (steps, guidance, scheduler)")
+            kwargs[key] = {"steps": int, "guidance": float, "scheduler": str}[key](value)
+        return cls(model.removeprefix("toy-"), **kwargs)
+
+
+class ToyGenerator:
+    """A `Generator` over a shipped toy model."""
+
+    def __init__(self, spec: ToyGeneratorSpec) -> None:
+        SCHEDULERS.get(spec.scheduler)  # fail on a bad name before loading anything
+        if spec.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {spec.steps}")
+        self.spec = spec
+        self.name = spec.name
+        model, tokenizer, self._meta = load_denoiser(spec.model)
+        self._config = TeacherConfig.from_dict(self._meta["model_config"])
+        self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config), spec.steps,
+                                  spec.guidance)
+
+    def generate(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:
+        """uint8 images [N, 3, 16, 16]."""
+        if len(prompts) != len(seeds):
+            raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
+        return self.sampler.sample(prompts, seeds)
+
+    @property
+    def nfe(self) -> int:
+        """Denoiser evaluations per image; a flow-Heun step evaluates twice (except the last)."""
+        per_step = 2 if self.spec.guidance != 1.0 else 1
+        scheduler = self.sampler.scheduler
+        scheduler.set_timesteps(self.spec.steps)
+        return per_step * len(scheduler.timesteps)
+
+    def describe(self) -> dict[str, Any]:
+        """Reproduction record: weights sha256, scheduler class and config, timesteps, guidance, dtype."""
+        scheduler = self.sampler.scheduler
+        scheduler.set_timesteps(self.spec.steps)
+        return {
+            "name": self.name, "track": "toy", "model": self.spec.model, "weights_sha256": self._meta["sha256"],
+            "scheduler": {"name": self.spec.scheduler, "class": type(scheduler).__name__,
+                          "config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}},
+            "timesteps": [round(float(t), 4) for t in scheduler.timesteps], "steps": self.spec.steps,
+            "guidance": self.spec.guidance, "negative_prompt": "", "nfe": self.nfe, "dtype": "float32",
+            "device": "cpu", "resolution": 16,
+        }

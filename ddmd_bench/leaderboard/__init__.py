@@ -1,0 +1,1 @@
+"""Versioned leaderboard files: one per protocol version, append-only, fingerprint-checked."""

@@ -1,0 +1,62 @@
+"""CLIP score through open_clip: cosine between image and prompt embeddings, with the formula as a setting."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics.base import MetricValue, check_images
+
+
+@dataclass(frozen=True, slots=True)
+class ClipScoreConfig:
+    """How a CLIP score is defined (PROTOCOLS.md §2 lists three incompatible definitions in the literature)."""
+
+    model_id: str
+    weights_sha256: str
+    scale: float = 100.0  # papers print 100 * cosine
+    prefix: str = ""  # GigaGAN/DMD2 prepend "A photo depicts "
+    clamp_mean_at_zero: bool = False  # torchmetrics: 100 * max(mean cos, 0)
+
+
+class CLIPScore:
+    """Per-sample `scale * cos(image, prefix + prompt)`, mean with a bootstrap 95% CI."""
+
+    name = "clip_score"
+    version = "1"
+    higher_is_better = True
+
+    def __init__(self, model, preprocess, tokenizer, config: ClipScoreConfig) -> None:
+        self.model, self.preprocess, self.tokenizer, self.config = model.eval(), preprocess, tokenizer, config
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all scores."""
+        self._scores: list[float] = []
+
+    @torch.no_grad()
+    def update(self, images: torch.Tensor, prompts: list[str]) -> None:
+        """Score a batch: open_clip's own preprocessing on PIL images, then normalised embeddings."""
+        from PIL import Image
+
+        images = check_images(images)
+        pixels = torch.stack([self.preprocess(Image.fromarray(im.permute(1, 2, 0).numpy())) for im in images])
+        img = self.model.encode_image(pixels)
+        txt = self.model.encode_text(self.tokenizer([self.config.prefix + p for p in prompts]))
+        self._scores.extend((self.config.scale * F.cosine_similarity(img, txt)).tolist())
+
+    def compute(self) -> MetricValue:
+        """Mean score with a percentile-bootstrap CI over samples."""
+        scores = np.asarray(self._scores)
+        ci = F.bootstrap_mean(scores)
+        value = max(ci.value, 0.0) if self.config.clamp_mean_at_zero else ci.value
+        return MetricValue(value=value, n=scores.size, ci_low=ci.low, ci_high=ci.high, per_sample=tuple(self._scores))
+
+    def spec(self) -> dict[str, Any]:
+        """Model, weights and formula: everything that changes the number."""
+        return {"implementation": "open_clip", "formula": "scale * cos(image, prefix + prompt)",
+                "preprocessing": "open_clip transform of the model (PIL from uint8)", **asdict(self.config)}

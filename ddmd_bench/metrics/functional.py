@@ -1,0 +1,107 @@
+"""Pure math behind the metrics (no models, no I/O); golden-value tests live in tests/unit/test_functional.py."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+
+class FeatureStats:
+    """Streaming first and second moments in float64 (EDM2 / torchmetrics style): memory is O(d^2), not O(N d)."""
+
+    def __init__(self, dim: int) -> None:
+        self.n = 0
+        self.sum = np.zeros(dim, dtype=np.float64)
+        self.outer = np.zeros((dim, dim), dtype=np.float64)
+
+    def update(self, features: torch.Tensor | np.ndarray) -> None:
+        """Add a batch of features [B, d]."""
+        f = np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor) else features, np.float64)
+        if f.ndim != 2 or f.shape[1] != self.sum.shape[0]:
+            raise ValueError(f"expected features of shape [B, {self.sum.shape[0]}], got {list(f.shape)}")
+        self.n += f.shape[0]
+        self.sum += f.sum(0)
+        self.outer += f.T @ f
+
+    def merge(self, other: FeatureStats) -> None:
+        """Add another accumulator (e.g. from another rank)."""
+        self.n += other.n
+        self.sum += other.sum
+        self.outer += other.outer
+
+    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mu, sigma) with the unbiased (n - 1) covariance, as numpy.cov and clean-fid use."""
+        if self.n < 2:
+            raise ValueError(f"need at least 2 samples for a covariance, have {self.n}")
+        mu = self.sum / self.n
+        sigma = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
+        return mu, sigma
+
+
+def _sqrt_psd(a: np.ndarray) -> np.ndarray:
+    w, v = np.linalg.eigh((a + a.T) / 2)
+    return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, rtol: float = 1e-6) -> float:
+    """tr sqrt(sigma1 sigma2) via the symmetric form sqrt(s1) s2 sqrt(s1) (PSD, so eigh is exact and real).
+
+    Eigenvalues that come out negative beyond round-off mean the inputs are not covariance matrices: that is an
+    error, never silently dropped (scipy's sqrtm discards an imaginary part instead).
+    """
+    s1 = _sqrt_psd(np.asarray(sigma1, np.float64))
+    m = s1 @ np.asarray(sigma2, np.float64) @ s1
+    w = np.linalg.eigvalsh((m + m.T) / 2)
+    scale = max(float(np.abs(w).max(initial=0.0)), 1e-300)
+    if w.min(initial=0.0) < -rtol * scale - 1e-12:
+        raise ValueError(f"covariance product has a negative eigenvalue {w.min():.3e} (scale {scale:.3e}): "
+                         "inputs are not positive semi-definite")
+    return float(np.sqrt(np.clip(w, 0, None)).sum())
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """Fréchet distance between Gaussians: |mu1 - mu2|^2 + tr(s1) + tr(s2) - 2 tr sqrt(s1 s2) (Heusel et al. 2017)."""
+    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
+    if mu1.shape != mu2.shape or np.shape(sigma1) != np.shape(sigma2):
+        raise ValueError(f"statistics disagree in shape: {mu1.shape} vs {mu2.shape}")
+    diff = mu1 - mu2
+    tr = trace_sqrt_product(sigma1, sigma2)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr)
+
+
+def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise cosine similarity of two [N, d] embedding matrices, in float64."""
+    a, b = a.double(), b.double()
+    return (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1)).clamp_min(1e-12)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate with a two-sided confidence interval."""
+
+    value: float
+    low: float
+    high: float
+
+
+def bootstrap_mean(values: np.ndarray, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """Mean with a percentile-bootstrap confidence interval (seeded, so reproducible)."""
+    v = np.asarray(values, np.float64)
+    if v.size == 0:
+        raise ValueError("cannot bootstrap an empty set of values")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, size=(n_boot, v.size))].mean(1)
+    a = (1 - level) / 2
+    return Interval(float(v.mean()), float(np.quantile(means, a)), float(np.quantile(means, 1 - a)))
+
+
+def quantile_summary(samples: list[float]) -> dict[str, float]:
+    """median, p90, IQR, mean, min of timing samples (pytest-benchmark style, with linear interpolation)."""
+    s = np.asarray(samples, np.float64)
+    if s.size == 0:
+        raise ValueError("no timing samples")
+    q1, med, q3, p90 = np.quantile(s, [0.25, 0.5, 0.75, 0.9])
+    return {"median": float(med), "p90": float(p90), "iqr": float(q3 - q1), "mean": float(s.mean()),
+            "min": float(s.min()), "rounds": int(s.size)}

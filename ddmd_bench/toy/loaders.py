@@ -1,0 +1,48 @@
+"""Build the shipped toy models from their manifest entries (configs) and sha256-verified weights."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from ddmd_bench.toy import shipped
+from ddmd_bench.toy.classifier import AttributeClassifier, ClassifierConfig
+from ddmd_bench.toy.models import TeacherConfig, ToyDenoiser, build_teacher
+
+
+def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
+    result = module.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise shipped.WeightsError(
+            f"shipped toy model {name!r} does not match its config: missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]}; regenerate it with `{shipped.regenerate_command(name)}`")
+
+
+@lru_cache(maxsize=8)
+def load_denoiser(name: str = "teacher") -> tuple[ToyDenoiser, object, dict]:
+    """(denoiser, tokenizer, manifest entry) of a shipped toy generator (the teacher or a student)."""
+    state, meta = shipped.load_state_dict(name)
+    model, tokenizer = build_teacher(TeacherConfig.from_dict(meta["model_config"]))
+    _load_strict(model, state, name)
+    return model.eval().requires_grad_(False), tokenizer, meta
+
+
+@lru_cache(maxsize=1)
+def load_classifier() -> tuple[AttributeClassifier, dict]:
+    """(attribute classifier, manifest entry)."""
+    state, meta = shipped.load_state_dict("classifier")
+    model = AttributeClassifier(ClassifierConfig(**meta["model_config"]))
+    _load_strict(model, state, "classifier")
+    return model.eval().requires_grad_(False), meta
+
+
+@lru_cache(maxsize=1)
+def load_clip() -> tuple[object, object, object, dict]:
+    """(open_clip model, preprocess, tokenizer, manifest entry) of the toy CLIP."""
+    from ddmd_bench.toy.clip import build_clip
+
+    state, meta = shipped.load_state_dict("clip")
+    model, preprocess, tokenizer = build_clip()
+    _load_strict(model, {k: v.float() for k, v in state.items()}, "clip")
+    return model.eval().requires_grad_(False), preprocess, tokenizer, meta

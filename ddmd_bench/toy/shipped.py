@@ -1,0 +1,126 @@
+"""The toy track's shipped weights: a sha256 manifest, verified loading, and the `--ship` step that updates it.
+
+Every file under `weights/` is listed in `weights/manifest.json` with its sha256, size, the exact command and
+commit that produced it, and its configs. Loading refuses a missing, modified or truncated file with a message
+that names the file and the command that regenerates it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+
+MANIFEST = "manifest.json"
+
+REGENERATE = {
+    "teacher": "ddmd-bench train teacher --track toy --ship",
+    "classifier": "ddmd-bench train classifier --track toy --ship",
+    "clip": "ddmd-bench train clip --track toy --ship",
+}
+
+
+class WeightsError(RuntimeError):
+    """A shipped weight file is missing, corrupted or does not match its manifest."""
+
+
+def weights_dir() -> Path:
+    """Folder of the shipped weights (overridable with DDMD_BENCH_TOY_WEIGHTS, e.g. for tests)."""
+    override = os.environ.get("DDMD_BENCH_TOY_WEIGHTS")
+    return Path(override) if override else Path(str(resources.files("ddmd_bench.toy") / "weights"))
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file, streamed."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(folder: Path | None = None) -> dict[str, Any]:
+    """The manifest as a dict (an empty one if nothing was shipped yet)."""
+    path = (folder or weights_dir()) / MANIFEST
+    if not path.exists():
+        return {"schema_version": 1, "files": {}}
+    return json.loads(path.read_text())
+
+
+def entry(name: str, folder: Path | None = None) -> dict[str, Any]:
+    """Manifest entry of shipped model `name` ('teacher', 'classifier', 'clip', ...)."""
+    files = read_manifest(folder)["files"]
+    key = f"{name}.safetensors"
+    if key not in files:
+        raise WeightsError(f"no shipped toy model {name!r} in {(folder or weights_dir()) / MANIFEST}; "
+                           f"train and ship it with `{regenerate_command(name)}`")
+    return files[key]
+
+
+def regenerate_command(name: str) -> str:
+    """The command that rebuilds shipped model `name`."""
+    return REGENERATE.get(name, f"ddmd-bench train {name} --track toy --ship")
+
+
+def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, manifest entry) of a shipped model, after verifying the file's sha256."""
+    from safetensors.torch import load_file
+
+    folder = folder or weights_dir()
+    meta = entry(name, folder)
+    path = folder / f"{name}.safetensors"
+    how = f"regenerate it with `{regenerate_command(name)}` or restore it with `git checkout -- {path}`"
+    if not path.exists():
+        raise WeightsError(f"missing weight file {path}; {how}")
+    digest = sha256_file(path)
+    if digest != meta["sha256"]:
+        raise WeightsError(f"weight file {path} is corrupted or modified: sha256 {digest[:16]}... does not match "
+                           f"the manifest's {meta['sha256'][:16]}...; {how}")
+    try:
+        return load_file(str(path)), meta
+    except Exception as exc:  # a file that matches its hash but does not parse means a bad manifest entry
+        raise WeightsError(f"cannot read weight file {path}: {exc}; {how}") from exc
+
+
+def git_commit() -> str:
+    """Current commit of the repository (with '+dirty' if the work tree differs), or 'unknown'."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def ship(name: str, source: Path, info: dict[str, Any], folder: Path | None = None) -> Path:
+    """Copy an exported safetensors file into the shipped weights and record it in the manifest."""
+    folder = folder or weights_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.safetensors"
+    shutil.copyfile(source, target)
+    manifest = read_manifest(folder)
+    manifest["files"][target.name] = {
+        "sha256": sha256_file(target),
+        "bytes": target.stat().st_size,
+        "regenerate": regenerate_command(name),
+        "shipped_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "torch": torch.__version__,
+        **info,
+    }
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, folder / MANIFEST)
+    return target

@@ -1,0 +1,117 @@
+"""The toy protocol: its prompt set, reference set and metrics (toy FID, toy CLIP score, prompt accuracy)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
+from ddmd_bench.metrics.fid import FID, ReferenceStats, reference_stats
+from ddmd_bench.metrics.latency import LatencyConfig
+from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
+from ddmd_bench.prompts import PromptSet
+from ddmd_bench.protocols import Protocol
+from ddmd_bench.toy import shipped, world
+from ddmd_bench.toy.loaders import load_classifier, load_clip
+from ddmd_bench.toy.prompts import toy_prompt_set
+
+SEED_BASE = 1_000_000
+REFERENCE_SEED_BASE = 2_000_000
+REFERENCE_PER_PROMPT = 4
+LATENCY = LatencyConfig(warmup=1, rounds=5, batch_size=1)
+
+
+class ClassifierFeatures:
+    """The toy FID feature extractor: the attribute classifier's penultimate layer."""
+
+    preprocessing = "uint8 16x16 -> float x/127.5 - 1 (no resize)"
+
+    def __init__(self) -> None:
+        self.model, meta = load_classifier()
+        self.weights_sha256 = meta["sha256"]
+        self.dim = self.model.config.feature_dim
+        self.id = f"toy-classifier-features-{self.dim}d@{self.weights_sha256[:12]}"
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        """Features [B, dim]."""
+        return self.model.features(images)
+
+
+@dataclass(frozen=True, slots=True)
+class ToyContext:
+    """What the runner needs besides the protocol itself."""
+
+    prompt_set: PromptSet
+
+    def build_metrics(self, protocol: Protocol) -> dict[str, Any]:
+        """Fresh metric objects for a run of `protocol`."""
+        extractor = ClassifierFeatures()
+        classifier, cls_meta = load_classifier()
+        model, preprocess, tokenizer, clip_meta = load_clip()
+        cls_spec = {"implementation": "toy attribute classifier", "weights_sha256": cls_meta["sha256"]}
+        return {
+            "fid": FID(extractor, self.reference(extractor)),
+            "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
+            "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
+                                              lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"}),
+            "prompt_accuracy_heldout": PromptAccuracy(
+                "prompt_accuracy_heldout", classifier.predict, world.parse_prompt, world.is_held_out,
+                {**cls_spec, "subset": "held-out (shape, colour) pairs never shown in training"}),
+        }
+
+    def reference(self, extractor: ClassifierFeatures) -> ReferenceStats:
+        """Real world images for the same prompts, REFERENCE_PER_PROMPT per prompt, with their own seeds."""
+        attrs = [world.parse_prompt(p) for p in self.prompt_set.prompts]
+        pairs = [(a, REFERENCE_SEED_BASE + REFERENCE_PER_PROMPT * i + j)
+                 for i, a in enumerate(attrs) for j in range(REFERENCE_PER_PROMPT)]
+        batches = (world.render_for([a for a, _ in pairs[k:k + 512]], [s for _, s in pairs[k:k + 512]]).images
+                   for k in range(0, len(pairs), 512))
+        set_id = f"toy-world-real:{self.prompt_set.sha256[:12]}x{REFERENCE_PER_PROMPT}"
+        return reference_stats(extractor, batches, set_id)
+
+
+def _clip_config(sha: str) -> ClipScoreConfig:
+    return ClipScoreConfig(model_id="open_clip:ddmd-toy-clip", weights_sha256=sha, scale=100.0)
+
+
+def metric_specs() -> dict[str, dict[str, Any]]:
+    """Metric identities for the toy protocol, read from the manifest (no model is loaded)."""
+    cls_sha = shipped.entry("classifier")["sha256"]
+    clip_sha = shipped.entry("clip")["sha256"]
+    cls = {"implementation": "toy attribute classifier", "weights_sha256": cls_sha}
+    return {
+        "fid": {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": f"toy-classifier-features@{cls_sha[:12]}",
+                "weights_sha256": cls_sha, "reference": f"real world images, {REFERENCE_PER_PROMPT} per prompt, "
+                f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
+                "sqrt_method": "eigh, float64"},
+        "clip_score": {"implementation": "open_clip", **asdict(_clip_config(clip_sha))},
+        "prompt_accuracy": {**cls, "subset": "held-in"},
+        "prompt_accuracy_heldout": {**cls, "subset": "held-out"},
+    }
+
+
+def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
+    """The toy protocol (480 prompts) or a prefix of it (a different protocol, named so)."""
+    prompts = toy_prompt_set()
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        prompts = prompts.head(limit)
+    protocol = Protocol(
+        name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
+        version=1,
+        track="toy",
+        prompt_set=prompts.ref(),
+        images_per_prompt=1,
+        resolution=world.RESOLUTION,
+        seed_rule=f"seed_i = {SEED_BASE} + i",
+        seed_base=SEED_BASE,
+        metrics=metric_specs(),
+        latency={**asdict(LATENCY), "device": "cpu", "what": "generate() for one prompt: text encoding, "
+                 "denoising loop, uint8 conversion"},
+        description="Embedded toy text-to-image world, 16x16 RGB; 384 held-in + 96 held-out prompts.",
+    )
+    return protocol, ToyContext(prompts)
