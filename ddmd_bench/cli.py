@@ -129,7 +129,13 @@ _train_command("clip", "Train the toy CLIP model (open_clip custom config) for t
 
 @main.group()
 def leaderboard() -> None:
-    """Inspect and validate leaderboard files (one per protocol version, append-only)."""
+    """Inspect and validate leaderboard files (one per protocol version, append-only).
+
+    \b
+    Examples:
+      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort prompt_accuracy
+      ddmd-bench leaderboard validate leaderboards/
+    """
 
 
 @leaderboard.command("show")
@@ -183,7 +189,13 @@ def leaderboard_validate(paths) -> None:
 
 @main.group()
 def methods() -> None:
-    """Generators and their sampling recipes. Today: the shipped toy models; diffusers recipes come next."""
+    """Generators and their sampling recipes. Today: the shipped toy models; diffusers recipes come next.
+
+    \b
+    Examples:
+      ddmd-bench methods list
+      ddmd-bench methods show toy-teacher/euler-4/cfg3
+    """
 
 
 @methods.command("list")
@@ -222,7 +234,14 @@ def methods_show(name) -> None:
 
 @main.group()
 def prompts() -> None:
-    """Prompt sets and protocols: list them, show them, hash them."""
+    """Prompt sets and protocols: list them, show them, hash them.
+
+    \b
+    Examples:
+      ddmd-bench prompts list
+      ddmd-bench prompts show toy --limit 5
+      ddmd-bench prompts hash prompts/toy-v1.txt
+    """
 
 
 @prompts.command("list")

@@ -44,7 +44,7 @@ def read_text(path: str | Path, name: str, version: int) -> PromptSet:
     """One prompt per line, kept verbatim (no stripping); blank lines and carriage returns are errors."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # no newline translation: a CR is reported, not hidden
     except UnicodeDecodeError as exc:
         raise PromptFileError(f"{path}: not UTF-8 text ({exc})") from exc
     text = text[:-1] if text.endswith("\n") else text

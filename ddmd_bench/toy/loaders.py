@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -19,30 +20,42 @@ def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], name: 
             f"unexpected {result.unexpected_keys[:5]}; regenerate it with `{shipped.regenerate_command(name)}`")
 
 
-@lru_cache(maxsize=8)
 def load_denoiser(name: str = "teacher") -> tuple[ToyDenoiser, object, dict]:
     """(denoiser, tokenizer, manifest entry) of a shipped toy generator (the teacher or a student)."""
-    state, meta = shipped.load_state_dict(name)
+    return _load_denoiser(name, shipped.weights_dir())
+
+
+@lru_cache(maxsize=8)
+def _load_denoiser(name: str, folder: Path) -> tuple[ToyDenoiser, object, dict]:
+    state, meta = shipped.load_state_dict(name, folder)
     model, tokenizer = build_teacher(TeacherConfig.from_dict(meta["model_config"]))
     _load_strict(model, state, name)
     return model.eval().requires_grad_(False), tokenizer, meta
 
 
-@lru_cache(maxsize=1)
 def load_classifier() -> tuple[AttributeClassifier, dict]:
     """(attribute classifier, manifest entry)."""
-    state, meta = shipped.load_state_dict("classifier")
+    return _load_classifier(shipped.weights_dir())
+
+
+@lru_cache(maxsize=2)
+def _load_classifier(folder: Path) -> tuple[AttributeClassifier, dict]:
+    state, meta = shipped.load_state_dict("classifier", folder)
     model = AttributeClassifier(ClassifierConfig(**meta["model_config"]))
     _load_strict(model, state, "classifier")
     return model.eval().requires_grad_(False), meta
 
 
-@lru_cache(maxsize=1)
 def load_clip() -> tuple[object, object, object, dict]:
     """(open_clip model, preprocess, tokenizer, manifest entry) of the toy CLIP."""
+    return _load_clip(shipped.weights_dir())
+
+
+@lru_cache(maxsize=2)
+def _load_clip(folder: Path) -> tuple[object, object, object, dict]:
     from ddmd_bench.toy.clip import build_clip
 
-    state, meta = shipped.load_state_dict("clip")
+    state, meta = shipped.load_state_dict("clip", folder)
     model, preprocess, tokenizer = build_clip()
     _load_strict(model, {k: v.float() for k, v in state.items()}, "clip")
     return model.eval().requires_grad_(False), preprocess, tokenizer, meta

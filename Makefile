@@ -1,0 +1,30 @@
+# Two commands do everything, each setting up .venv first if needed:
+#   make demo   evaluate every shipped toy model on the toy protocol (CPU, offline)
+#   make test   run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ddmd-bench-installed
+
+.PHONY: demo test bench install clean-venv
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "ddmd-bench needs Python >= 3.10"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/ddmd-bench evaluate
+
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,115 @@
+"""`ddmd-bench evaluate`: resolve generators, reuse finished results, run the rest, publish to the leaderboard."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ddmd_bench.evaluation import records, runner
+from ddmd_bench.leaderboard import store, table
+from ddmd_bench.protocols import Protocol, get_protocol
+from ddmd_bench.registry import unknown_name_message
+
+log = logging.getLogger(__name__)
+
+# The guidance scale shipped with the toy teacher (chosen from the sweep in docs/toy-world.md).
+TOY_GUIDANCE = 3.0
+TOY_STEPS = (50, 8, 4, 1)
+
+
+def default_toy_suite():
+    """The toy generators evaluated by default: the teacher at several step counts, with and without CFG."""
+    from ddmd_bench.generators.toy import ToyGeneratorSpec
+
+    return [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
+
+
+def resolve_generator(text: str):
+    """A generator from a suite name ('toy-teacher/euler-4/cfg3') or a spec ('teacher:steps=4,guidance=3')."""
+    from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+    from ddmd_bench.toy import shipped
+
+    spec = ToyGeneratorSpec.parse(text)
+    shipped_models = [k.removesuffix(".safetensors") for k, v in shipped.read_manifest()["files"].items()
+                      if v.get("kind") in ("teacher", "student")]
+    if spec.model not in shipped_models:
+        suite = [s.name for s in default_toy_suite()]
+        raise ValueError(unknown_name_message("model", text, suite + shipped_models))
+    return ToyGenerator(spec)
+
+
+@dataclass
+class Outcome:
+    """What one `evaluate` invocation did."""
+
+    protocol: Protocol
+    records: list[dict[str, Any]] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    leaderboard: Path | None = None
+    added: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly summary (per-sample scores left out; they are in the record files)."""
+        return {"protocol": {"name": self.protocol.name, "version": self.protocol.version,
+                             "fingerprint": self.protocol.fingerprint},
+                "results": [table.row(r) for r in self.records], "reused": self.reused, "failed": self.failed,
+                "leaderboard": str(self.leaderboard) if self.leaderboard else None, "added": self.added}
+
+    def table(self) -> str:
+        """Human-readable table of this invocation's results."""
+        return table.render_text([table.row(r) for r in self.records], None)
+
+    def footer(self) -> str:
+        """Where things were written."""
+        lines = [f"protocol {self.protocol.name} v{self.protocol.version} ({self.protocol.fingerprint[:12]})"]
+        if self.reused:
+            lines.append(f"reused {len(self.reused)} finished result(s); --force recomputes")
+        if self.leaderboard:
+            lines.append(f"leaderboard {self.leaderboard}: {self.added} new entr{'y' if self.added == 1 else 'ies'}")
+        return "\n".join(lines)
+
+
+def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, batch_size: int, results_dir: Path,
+                   leaderboard_dir: Path | None, force: bool, progress: bool = True) -> Outcome:
+    """Evaluate each model (default: the toy suite); all inputs are checked before any generation starts."""
+    protocol, context = get_protocol(protocol_name, limit)
+    generators = [resolve_generator(m) for m in models] if models else \
+        [resolve_generator(s.name) for s in default_toy_suite()]
+    outcome = Outcome(protocol)
+    for gen in generators:
+        record = _cached(results_dir, protocol, gen) if not force else None
+        if record is not None:
+            outcome.reused.append(gen.name)
+        else:
+            record = _run_one(gen, protocol, context, batch_size, progress, results_dir, outcome)
+            if record is None:
+                continue
+        outcome.records.append(record)
+    if leaderboard_dir is not None and outcome.records:
+        outcome.leaderboard = store.path_for(leaderboard_dir, protocol)
+        outcome.added = sum(store.append(leaderboard_dir, protocol, r) for r in outcome.records)
+    return outcome
+
+
+def _run_one(gen, protocol, context, batch_size, progress, results_dir, outcome) -> dict | None:
+    path = records.record_path(results_dir, protocol.slug, gen.name)
+    try:
+        record = runner.run(gen, protocol, context, batch_size=batch_size, progress=progress)
+    except runner.MetricFailed as exc:
+        records.write_record(exc.record, path.with_suffix(".failed.json"))
+        outcome.failed.append(f"{gen.name}: {exc} (details in {path.with_suffix('.failed.json')})")
+        return None
+    records.write_record(record, path)
+    return record
+
+
+def _cached(results_dir: Path, protocol: Protocol, gen) -> dict | None:
+    record = records.read_record(records.record_path(results_dir, protocol.slug, gen.name))
+    if record is None or record.get("status") != "ok":
+        return None
+    if record["protocol"]["fingerprint"] != protocol.fingerprint or record["generator"] != gen.describe():
+        return None
+    return record

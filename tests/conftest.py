@@ -1,0 +1,26 @@
+"""Shared fixtures. Tests never touch the network: every model is shipped, or built from a config."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def weights_copy(tmp_path, monkeypatch) -> Path:
+    """A private copy of the shipped toy weights (so a test may damage it), selected via the env override."""
+    from ddmd_bench.toy import shipped
+
+    folder = tmp_path / "weights"
+    shutil.copytree(shipped.weights_dir(), folder)
+    monkeypatch.setenv("DDMD_BENCH_TOY_WEIGHTS", str(folder))
+    return folder

@@ -1,0 +1,84 @@
+"""The shipped toy models: verified loading, deterministic sampling, and the classifier's accuracy floor."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+from ddmd_bench.toy import shipped, world
+from ddmd_bench.toy.classifier import accuracy
+from ddmd_bench.toy.loaders import load_classifier, load_denoiser
+
+PROMPTS = ["a small red square at the top left", "a large blue circle at the center",
+           "a small yellow triangle at the bottom right", "a large purple triangle at the top right",
+           "a large green square at the bottom left"]
+
+
+@pytest.mark.parametrize("guidance", [1.0, 3.0])
+def test_images_depend_only_on_prompt_and_seed_not_on_batch(guidance):
+    gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=4, guidance=guidance))
+    seeds = [11, 12, 13, 14, 15]
+    together = gen.generate(PROMPTS, seeds)
+    alone = torch.cat([gen.generate([p], [s]) for p, s in zip(PROMPTS, seeds)])
+    pairs = torch.cat([gen.generate(PROMPTS[i:i + 2], seeds[i:i + 2]) for i in range(0, 5, 2)])
+    assert together.dtype == torch.uint8 and together.shape == (5, 3, 16, 16)
+    assert torch.equal(together, alone) and torch.equal(together, pairs)
+    assert torch.equal(together, gen.generate(PROMPTS, seeds))  # and on a second call
+
+
+def test_different_seeds_give_different_images():
+    gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=4))
+    images = gen.generate([PROMPTS[0]] * 4, [1, 2, 3, 4])
+    assert len({im.numpy().tobytes() for im in images}) == 4
+
+
+def test_guidance_doubles_the_denoiser_calls():
+    plain, guided = (ToyGenerator(ToyGeneratorSpec("teacher", steps=3, guidance=g)) for g in (1.0, 2.0))
+    plain.generate(PROMPTS[:2], [1, 2])
+    guided.generate(PROMPTS[:2], [1, 2])
+    assert plain.sampler.calls == 3 and guided.sampler.calls == 3  # cond and uncond share one batched forward
+    assert plain.nfe == 3 and guided.nfe == 6
+
+
+def test_classifier_meets_its_accuracy_floor():
+    model, _ = load_classifier()
+    acc = accuracy(model, n=2000, seed=777)
+    assert acc["all_attributes"] >= 0.98, acc
+
+
+def test_tampered_weight_file_is_refused(weights_copy):
+    path = weights_copy / "teacher.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(shipped.WeightsError) as info:
+        load_denoiser("teacher")
+    message = str(info.value)
+    assert str(path) in message and "sha256" in message and "ddmd-bench train teacher --track toy" in message
+
+
+def test_missing_weight_file_names_it_and_how_to_regenerate(weights_copy):
+    (weights_copy / "classifier.safetensors").unlink()
+    with pytest.raises(shipped.WeightsError, match=r"missing weight file .*classifier\.safetensors.*"
+                                                   r"ddmd-bench train classifier --track toy"):
+        load_classifier()
+
+
+def test_manifest_records_provenance_for_every_file():
+    files = shipped.read_manifest()["files"]
+    assert {"teacher.safetensors", "classifier.safetensors", "clip.safetensors"} <= set(files)
+    total = 0
+    for name, meta in files.items():
+        path = shipped.weights_dir() / name
+        assert shipped.sha256_file(path) == meta["sha256"]
+        assert meta["command"].startswith("ddmd-bench train") and len(meta["commit"]) >= 40
+        total += path.stat().st_size
+    assert total < 25 * 2**20
+
+
+def test_world_samples_classify_as_their_ground_truth():
+    batch = world.make_batch(list(range(500, 756)), noise=world.CLEAN, allow_held_out=True)
+    predicted = load_classifier()[0].predict(batch.images)
+    hits = [all(predicted[k][i] == v for k, v in s.attributes().items()) for i, s in enumerate(batch.scenes)]
+    assert sum(hits) / len(hits) >= 0.98

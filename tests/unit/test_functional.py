@@ -1,0 +1,85 @@
+"""Golden values and reference parity for the pure metric math."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from ddmd_bench.metrics import functional as F
+
+
+def _random_stats(rng, d=32, n=200):
+    x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d))
+    return x.mean(0), np.cov(x, rowvar=False)
+
+
+def test_frechet_of_diagonal_gaussians_matches_closed_form():
+    # For diagonal covariances, tr sqrt(s1 s2) = sum sqrt(a_i b_i): FID = |dmu|^2 + sum (sqrt a - sqrt b)^2.
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    a, b = np.array([1.0, 4.0, 9.0]), np.array([4.0, 1.0, 9.0])
+    expected = 1.0 + 0.0 + 4.0 + (1 - 2) ** 2 + (2 - 1) ** 2 + 0.0
+    assert F.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(expected, rel=1e-12)
+
+
+def test_frechet_of_identical_statistics_is_zero():
+    mu, sigma = _random_stats(np.random.default_rng(0))
+    assert abs(F.frechet_distance(mu, sigma, mu, sigma)) < 1e-8
+
+
+def test_frechet_matches_clean_fid_and_torchmetrics():
+    from cleanfid.fid import frechet_distance as clean_fd
+    from torchmetrics.image.fid import _compute_fid
+
+    rng = np.random.default_rng(1)
+    (mu1, s1), (mu2, s2) = _random_stats(rng), _random_stats(rng)
+    ours = F.frechet_distance(mu1, s1, mu2, s2)
+    assert ours == pytest.approx(clean_fd(mu1, s1, mu2, s2), rel=1e-6)
+    tm = _compute_fid(torch.from_numpy(mu1), torch.from_numpy(s1), torch.from_numpy(mu2), torch.from_numpy(s2))
+    assert ours == pytest.approx(float(tm), rel=1e-6)
+
+
+def test_non_psd_input_is_an_error_not_a_silent_number():
+    # scipy's sqrtm would return a complex matrix here, and clean-fid would silently drop its imaginary part.
+    with pytest.raises(ValueError, match="negative eigenvalue"):
+        F.trace_sqrt_product(np.eye(2), np.diag([1.0, -1.0]))
+
+
+def test_streaming_stats_do_not_depend_on_batching_or_order():
+    x = np.random.default_rng(2).normal(size=(300, 8))
+    one = F.FeatureStats(8)
+    one.update(x)
+    many = F.FeatureStats(8)
+    for chunk in np.array_split(x[::-1], 7):
+        many.update(chunk)
+    (m1, s1), (m2, s2) = one.mean_cov(), many.mean_cov()
+    np.testing.assert_allclose(m1, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(s1, np.cov(x, rowvar=False), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(m1, m2, rtol=1e-12)
+    np.testing.assert_allclose(s1, s2, rtol=1e-10, atol=1e-12)
+
+
+def test_feature_stats_reject_wrong_shape():
+    with pytest.raises(ValueError, match=r"\[B, 8\]"):
+        F.FeatureStats(8).update(np.zeros((3, 9)))
+
+
+def test_cosine_matches_torchmetrics_clip_formula():
+    from torchmetrics.functional.multimodal.clip_score import _clip_score_update  # noqa: F401  (exists)
+
+    a, b = torch.randn(10, 16), torch.randn(10, 16)
+    ours = F.cosine_similarity(a, b)
+    ref = (a / a.norm(dim=-1, keepdim=True) * (b / b.norm(dim=-1, keepdim=True))).sum(-1)
+    torch.testing.assert_close(ours.float(), ref, rtol=1e-6, atol=1e-6)
+
+
+def test_bootstrap_interval_contains_mean_and_is_seeded():
+    v = np.random.default_rng(3).normal(size=500)
+    a, b = F.bootstrap_mean(v, seed=4), F.bootstrap_mean(v, seed=4)
+    assert a == b and a.low < a.value < a.high
+    assert a.high - a.low == pytest.approx(2 * 1.96 / np.sqrt(500), rel=0.2)
+
+
+def test_quantile_summary_golden():
+    s = F.quantile_summary([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert s["median"] == 3.0 and s["iqr"] == 2.0 and s["p90"] == pytest.approx(4.6) and s["rounds"] == 5

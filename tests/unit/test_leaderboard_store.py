@@ -1,0 +1,68 @@
+"""Leaderboard files: fingerprint checks, hash validation, idempotent appends, refusal of failed runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from ddmd_bench.leaderboard import store
+from ddmd_bench.protocols import Protocol
+
+
+def _protocol(**changes) -> Protocol:
+    base = Protocol(name="unit", version=1, track="toy", prompt_set={"name": "p", "version": 1, "n": 2, "sha256": "0"},
+                    images_per_prompt=1, resolution=16, seed_rule="seed_i = i", seed_base=0,
+                    metrics={"fid": {"weights_sha256": "abc"}})
+    return dataclasses.replace(base, **changes)
+
+
+def _record(protocol: Protocol, value: float = 1.0, status: str = "ok") -> dict:
+    return {"schema_version": 1, "status": status, "generator": {"name": "g", "nfe": 4},
+            "protocol": {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
+            "metrics": {"fid": {"status": "ok", "value": value}}, "latency": {"median": 0.1, "p90": 0.2}}
+
+
+def test_append_then_read_round_trip(tmp_path):
+    p = _protocol()
+    assert store.append(tmp_path, p, _record(p, 1.0))
+    assert store.append(tmp_path, p, _record(p, 2.0))
+    assert not store.append(tmp_path, p, _record(p, 1.0))  # identical entry: not duplicated
+    header, entries = store.read(store.path_for(tmp_path, p))
+    assert header["fingerprint"] == p.fingerprint
+    assert [e.record["metrics"]["fid"]["value"] for e in entries] == [1.0, 2.0]
+
+
+def test_result_of_another_protocol_is_refused_with_the_differing_field(tmp_path):
+    p = _protocol()
+    store.append(tmp_path, p, _record(p))
+    changed = _protocol(metrics={"fid": {"weights_sha256": "xyz"}})
+    with pytest.raises(store.LeaderboardError, match=r"metrics\.fid\.weights_sha256: 'abc' != 'xyz'"):
+        store.append(tmp_path, changed, _record(changed))
+    with pytest.raises(store.LeaderboardError, match="measured under protocol fingerprint"):
+        store.append(tmp_path, p, _record(changed))
+
+
+def test_failed_runs_never_reach_a_leaderboard(tmp_path):
+    p = _protocol()
+    with pytest.raises(store.LeaderboardError, match="only successful runs"):
+        store.append(tmp_path, p, _record(p, status="failed"))
+    assert not store.path_for(tmp_path, p).exists()
+
+
+def test_tampered_entry_is_detected(tmp_path):
+    p = _protocol()
+    store.append(tmp_path, p, _record(p, 1.0))
+    path = store.path_for(tmp_path, p)
+    header, entry = path.read_text().splitlines()
+    data = json.loads(entry)
+    data["record"]["metrics"]["fid"]["value"] = 0.5  # a better number, typed in by hand
+    path.write_text(header + "\n" + json.dumps(data) + "\n")
+    with pytest.raises(store.LeaderboardError, match=":2: entry hash mismatch"):
+        store.read(path)
+
+
+def test_fingerprint_ignores_description_only():
+    assert _protocol().fingerprint == _protocol(description="words").fingerprint
+    assert _protocol().fingerprint != _protocol(seed_base=1).fingerprint
