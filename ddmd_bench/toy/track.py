@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import torch
@@ -23,6 +24,11 @@ REFERENCE_PER_PROMPT = 4
 LATENCY = LatencyConfig(warmup=1, rounds=5, batch_size=1)
 
 
+def extractor_id(weights_sha256: str, dim: int) -> str:
+    """Identity of the toy FID feature space (weights and width)."""
+    return f"toy-classifier-features-{dim}d@{weights_sha256[:12]}"
+
+
 class ClassifierFeatures:
     """The toy FID feature extractor: the attribute classifier's penultimate layer."""
 
@@ -32,7 +38,7 @@ class ClassifierFeatures:
         self.model, meta = load_classifier()
         self.weights_sha256 = meta["sha256"]
         self.dim = self.model.config.feature_dim
-        self.id = f"toy-classifier-features-{self.dim}d@{self.weights_sha256[:12]}"
+        self.id = extractor_id(self.weights_sha256, self.dim)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -53,7 +59,7 @@ class ToyContext:
         model, preprocess, tokenizer, clip_meta = load_clip()
         cls_spec = {"implementation": "toy attribute classifier", "weights_sha256": cls_meta["sha256"]}
         return {
-            "fid": FID(extractor, self.reference(extractor)),
+            "fid": FID(extractor, _reference(self.prompt_set, extractor.id)),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
             "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
                                               lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"}),
@@ -62,15 +68,21 @@ class ToyContext:
                 {**cls_spec, "subset": "held-out (shape, colour) pairs never shown in training"}),
         }
 
-    def reference(self, extractor: ClassifierFeatures) -> ReferenceStats:
-        """Real world images for the same prompts, REFERENCE_PER_PROMPT per prompt, with their own seeds."""
-        attrs = [world.parse_prompt(p) for p in self.prompt_set.prompts]
-        pairs = [(a, REFERENCE_SEED_BASE + REFERENCE_PER_PROMPT * i + j)
-                 for i, a in enumerate(attrs) for j in range(REFERENCE_PER_PROMPT)]
-        batches = (world.render_for([a for a, _ in pairs[k:k + 512]], [s for _, s in pairs[k:k + 512]]).images
-                   for k in range(0, len(pairs), 512))
-        set_id = f"toy-world-real:{self.prompt_set.sha256[:12]}x{REFERENCE_PER_PROMPT}"
-        return reference_stats(extractor, batches, set_id)
+
+@lru_cache(maxsize=4)
+def _reference(prompt_set: PromptSet, extractor_id: str) -> ReferenceStats:
+    """Real world images for the same prompts, REFERENCE_PER_PROMPT per prompt, with their own seeds.
+
+    Cached per (prompt set, extractor): every generator of one `evaluate` call shares the same reference.
+    """
+    extractor = ClassifierFeatures()
+    assert extractor.id == extractor_id, "shipped classifier changed during the run"
+    attrs = [world.parse_prompt(p) for p in prompt_set.prompts]
+    pairs = [(a, REFERENCE_SEED_BASE + REFERENCE_PER_PROMPT * i + j)
+             for i, a in enumerate(attrs) for j in range(REFERENCE_PER_PROMPT)]
+    batches = (world.render_for([a for a, _ in pairs[k:k + 512]], [s for _, s in pairs[k:k + 512]]).images
+               for k in range(0, len(pairs), 512))
+    return reference_stats(extractor, batches, f"toy-world-real:{prompt_set.sha256[:12]}x{REFERENCE_PER_PROMPT}")
 
 
 def _clip_config(sha: str) -> ClipScoreConfig:
@@ -79,11 +91,12 @@ def _clip_config(sha: str) -> ClipScoreConfig:
 
 def metric_specs() -> dict[str, dict[str, Any]]:
     """Metric identities for the toy protocol, read from the manifest (no model is loaded)."""
-    cls_sha = shipped.entry("classifier")["sha256"]
+    cls_entry = shipped.entry("classifier")
+    cls_sha = cls_entry["sha256"]
     clip_sha = shipped.entry("clip")["sha256"]
     cls = {"implementation": "toy attribute classifier", "weights_sha256": cls_sha}
     return {
-        "fid": {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": f"toy-classifier-features@{cls_sha[:12]}",
+        "fid": {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": extractor_id(cls_sha, cls_entry["model_config"]["feature_dim"]),
                 "weights_sha256": cls_sha, "reference": f"real world images, {REFERENCE_PER_PROMPT} per prompt, "
                 f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
                 "sqrt_method": "eigh, float64"},

@@ -29,7 +29,8 @@ def test_tiny_evaluate_writes_records_and_a_valid_leaderboard(tmp_path):
     header, entries = store.read(tmp_path / "lb" / "toy-n10-v1.jsonl")
     assert len(entries) == 2 and header["protocol"]["prompt_set"]["n"] == 10
     record = entries[0].record
-    assert record["generator"]["timesteps"] == [1000.0, 500.0] and record["generator"]["guidance"] == 1.0
+    # diffusers FlowMatchEuler spaces sigmas linearly from 1 to its sigma_min (0.001): 2 steps -> t = 1000, 1
+    assert record["generator"]["timesteps"] == [1000.0, 1.0] and record["generator"]["guidance"] == 1.0
     assert len(record["metrics"]["clip_score"]["per_sample"]) == 10
     acc = record["metrics"]["prompt_accuracy"]["per_sample"]
     assert [a is None for a in acc] == [i % 5 == 4 for i in range(10)]  # held-out prompts scored separately

@@ -82,3 +82,14 @@ def test_world_samples_classify_as_their_ground_truth():
     predicted = load_classifier()[0].predict(batch.images)
     hits = [all(predicted[k][i] == v for k, v in s.attributes().items()) for i, s in enumerate(batch.scenes)]
     assert sum(hits) / len(hits) >= 0.98
+
+
+@pytest.mark.parametrize("scheduler, steps, expected_calls", [("flow-euler", 3, 3), ("flow-heun", 3, 5),
+                                                              ("flow-unipc", 3, 3)])
+def test_teacher_samples_with_any_fitting_diffusers_scheduler(scheduler, steps, expected_calls):
+    gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=steps, scheduler=scheduler))
+    images = gen.generate(PROMPTS[:2], [1, 2])
+    assert images.shape == (2, 3, 16, 16) and images.dtype == torch.uint8
+    assert gen.sampler.calls == expected_calls == gen.nfe  # Heun evaluates twice per step but the last
+    assert gen.describe()["scheduler"]["class"] in {"FlowMatchEulerDiscreteScheduler",
+                                                   "FlowMatchHeunDiscreteScheduler", "UniPCMultistepScheduler"}
