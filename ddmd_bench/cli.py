@@ -160,6 +160,125 @@ def leaderboard_show(path, sort_by, as_json) -> None:
     click.echo(json.dumps(rows, indent=1) if as_json else table.render_text(rows, header))
 
 
+def _entry_by_ref(entries, ref: str):
+    """An entry by index (0-based), hash prefix or exact generator name."""
+    if ref.isdigit() and int(ref) < len(entries):
+        return entries[int(ref)]
+    matches = [e for e in entries if e.hash.startswith(ref) or e.record["generator"]["name"] == ref]
+    if len(matches) != 1:
+        from ddmd_bench.registry import unknown_name_message
+
+        names = [e.record["generator"]["name"] for e in entries]
+        problem = "ambiguous" if matches else "unknown"
+        raise click.ClickException(unknown_name_message("entry", ref, names).replace("unknown", problem, 1)
+                                   + " (or use an index or a hash prefix)")
+    return matches[0]
+
+
+@leaderboard.command("compare")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("entry_a")
+@click.argument("entry_b")
+@click.option("--fail-on", "gates", multiple=True, metavar="METRIC:LIMIT",
+              help="Exit 1 if B is worse than A by more than LIMIT: absolute (fid:+0.5) or relative "
+                   "(latency.p50:5%). Repeatable.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
+    """Test whether entry B differs from entry A: paired bootstrap over per-prompt scores, FID intervals.
+
+    Entries are named by generator name, index or hash prefix.
+
+    \b
+    Examples:
+      ddmd-bench leaderboard compare leaderboards/toy-v1.jsonl toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
+      ddmd-bench leaderboard compare leaderboards/toy-v1.jsonl 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
+    """
+    from dataclasses import asdict
+
+    from ddmd_bench.leaderboard import compare, store
+
+    try:
+        parsed = [compare.Gate.parse(g) for g in gates]
+        _, entries = store.read(path)
+        a, b = _entry_by_ref(entries, entry_a), _entry_by_ref(entries, entry_b)
+        results = compare.compare_records(a.record, b.record)
+        failures = [m for g in parsed if (m := g.check(a.record, b.record))]
+    except (store.LeaderboardError, ValueError, KeyError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps({"a": a.record["generator"]["name"], "b": b.record["generator"]["name"],
+                               "comparisons": [asdict(c) for c in results], "gate_failures": failures}, indent=1))
+    else:
+        click.echo(f"A = {a.record['generator']['name']}\nB = {b.record['generator']['name']}\n")
+        for c in results:
+            interval = f"[{c.low:+.4g}, {c.high:+.4g}]" if c.low is not None else ""
+            diff = f"{c.diff:+.4g}" if c.diff is not None else "n/a"
+            click.echo(f"{c.metric:26s} B-A {diff:>10s} {interval:24s} {c.verdict}  ({c.method})")
+        for f in failures:
+            click.echo(f"GATE FAILED  {f}")
+    if failures:
+        sys.exit(1)
+
+
+@leaderboard.command("render")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["markdown", "html", "png"]), default="markdown",
+              show_default=True, help="Markdown table, self-contained HTML page, or PNG plots.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output file (html, markdown) or folder (png). Default: stdout for markdown.")
+@click.option("--sort", "sort_by", default="fid", show_default=True, help="Sort key for the Markdown table.")
+def leaderboard_render(path, fmt, out, sort_by) -> None:
+    """Render a leaderboard as a Markdown table, an HTML page (sortable, filterable, offline) or PNG plots.
+
+    \b
+    Examples:
+      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl > table.md
+      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl --format html --out docs/leaderboard.html
+      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl --format png --out docs/
+    """
+    from ddmd_bench.leaderboard import plots, render, store, table
+
+    try:
+        header, entries = store.read(path)
+        if fmt == "markdown":
+            text = render.markdown(header, entries, sort_by)
+        elif fmt == "html":
+            text = render.html_page(header, entries)
+        else:
+            written = plots.write_pngs(table.rows(entries), out or Path("."), path.stem)
+            click.echo("\n".join(str(p) for p in written))
+            return
+    except (store.LeaderboardError, ValueError) as exc:
+        raise _fail(exc) from exc
+    if out is None:
+        click.echo(text)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        click.echo(str(out))
+
+
+@leaderboard.command("import")
+@click.option("--reported", "builtin", is_flag=True,
+              help="Import the built-in published numbers (Decoupled DMD Table 2, DMD2 zoo, MLPerf gate).")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"),
+              show_default=True)
+def leaderboard_import(builtin, directory) -> None:
+    """Add published results as `reported` entries, each under its own paper protocol (never mixed).
+
+    \b
+    Example:
+      ddmd-bench leaderboard import --reported
+    """
+    from ddmd_bench.leaderboard import reported, store
+
+    if not builtin:
+        raise click.UsageError("say what to import: --reported")
+    for protocol, records in reported.reported_sets():
+        added = sum(store.append(directory, protocol, r, origin="reported") for r in records)
+        click.echo(f"{store.path_for(directory, protocol)}: {added} new of {len(records)}")
+
+
 @leaderboard.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def leaderboard_validate(paths) -> None:

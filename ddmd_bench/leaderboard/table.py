@@ -1,21 +1,28 @@
-"""Rows and plain-text tables of result records (Markdown/HTML/plots come with the leaderboard renderer)."""
+"""Rows and plain-text tables of result records."""
 
 from __future__ import annotations
 
 import math
+from itertools import groupby
 from typing import Any
 
 from ddmd_bench.leaderboard.store import Entry
 
-COLUMNS = (  # (key, header, format)
-    ("name", "generator", "{}"),
-    ("nfe", "NFE", "{}"),
-    ("fid", "FID (toy)", "{:.1f}"),
-    ("clip_score", "CLIP", "{:.2f}"),
-    ("prompt_accuracy", "acc held-in", "{:.3f}"),
-    ("prompt_accuracy_heldout", "acc held-out", "{:.3f}"),
-    ("latency_ms", "ms/img (b=1)", "{:.1f}"),
-)
+# Known columns in display order: key -> (header, format). Other metrics follow with a generic format.
+KNOWN = {
+    "name": ("generator", "{}"),
+    "nfe": ("NFE", "{}"),
+    "fid": ("FID", "{:.2f}"),
+    "clip_score": ("CLIP", "{:.2f}"),
+    "prompt_accuracy": ("acc held-in", "{:.3f}"),
+    "prompt_accuracy_heldout": ("acc held-out", "{:.3f}"),
+    "image_reward": ("ImageReward", "{:.2f}"),
+    "hpsv21": ("HPSv2.1", "{:.2f}"),
+    "hpsv3": ("HPSv3", "{:.2f}"),
+    "latency_ms": ("ms/img (b=1)", "{:.1f}"),
+}
+_NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware"}
+LOWER_IS_BETTER = {"fid", "latency_ms", "latency_p90_ms", "nfe"}
 
 
 def row(record: dict[str, Any], origin: str = "measured") -> dict[str, Any]:
@@ -38,37 +45,58 @@ def rows(entries: list[Entry]) -> list[dict[str, Any]]:
     return [row(e.record, e.origin) for e in entries]
 
 
+def columns(rows_: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(key, header, format) of every column with a value: known ones in order, other metrics, then latency."""
+    def shown(key: str) -> bool:
+        return any(r.get(key) is not None or f"{key}_ci" in r for r in rows_)
+
+    known = [(k, h, f) for k, (h, f) in KNOWN.items() if k in ("name", "nfe") or shown(k)]
+    keys = {k for r in rows_ for k in r if not k.endswith("_ci")}
+    extra = [(k, k, "{:.3f}") for k in sorted(keys - set(KNOWN) - _NOT_METRICS) if shown(k)]
+    return [c for c in known if c[0] != "latency_ms"] + extra + [c for c in known if c[0] == "latency_ms"]
+
+
 def sort_rows(rows_: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Best first: ascending for FID and latency, descending otherwise; missing values last."""
-    if rows_ and key not in rows_[0]:
-        raise ValueError(f"cannot sort by {key!r}; columns: {', '.join(k for k in rows_[0] if not k.endswith('_ci'))}")
-    ascending = key in ("fid", "latency_ms", "latency_p90_ms", "nfe", "name")
+    """Best first: ascending for FID, latency and NFE, descending otherwise; missing values last."""
+    if rows_ and not any(key in r for r in rows_):
+        keys = sorted({k for r in rows_ for k in r if not k.endswith("_ci")})
+        raise ValueError(f"cannot sort by {key!r}; columns: {', '.join(keys)}")
+    ascending = key in LOWER_IS_BETTER or key == "name"
     present = [r for r in rows_ if r.get(key) is not None]
     missing = [r for r in rows_ if r.get(key) is None]
     return sorted(present, key=lambda r: r[key], reverse=not ascending) + missing
 
 
-def _cell(r: dict[str, Any], key: str, fmt: str) -> str:
-    v = r.get(key)
+def cell(r: dict[str, Any], key: str, fmt: str) -> str:
+    """Formatted value with ± half-width of its 95% interval; a bare interval shows as [low, high]."""
+    v, ci = r.get(key), r.get(f"{key}_ci")
     if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
+        return f"[{ci[0]:.10g}, {ci[1]:.10g}]" if ci else "-"  # a bare range (e.g. an acceptance gate)
     text = fmt.format(v)
-    ci = r.get(f"{key}_ci")
     if ci is not None:
-        half = (ci[1] - ci[0]) / 2
-        text += " ±" + fmt.format(half).strip()
+        text += " ±" + fmt.format((ci[1] - ci[0]) / 2).strip()
     return text
 
 
+def _lines(rows_: list[dict[str, Any]]) -> list[str]:
+    cols = columns(rows_)
+    body = [[cell(r, k, f) for k, _, f in cols] for r in rows_]
+    widths = [max([len(h)] + [len(b[i]) for b in body]) for i, (_, h, _) in enumerate(cols)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return [line([h for _, h, _ in cols]), line(["-" * w for w in widths])] + [line(b) for b in body]
+
+
 def render_text(rows_: list[dict[str, Any]], header: dict[str, Any] | None) -> str:
-    """Aligned plain-text table (CI shown as ± half-width of the 95% interval)."""
-    cols = [(k, h, f) for k, h, f in COLUMNS if any(k in r for r in rows_)] or list(COLUMNS)
-    body = [[_cell(r, k, f) for k, _, f in cols] for r in rows_]
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, (_, h, _) in enumerate(cols)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    out = [line([h for _, h, _ in cols]), line(["-" * w for w in widths])] + [line(b) for b in body]
-    if header is not None:
-        p = header["protocol"]
-        out.insert(0, f"{p['name']} v{p['version']}  fingerprint {header['fingerprint'][:12]}  "
-                      f"({len(rows_)} entries; latency: batch-1 median on each entry's own hardware)")
+    """Aligned table; with a leaderboard header, one block per hardware (latency compares only within one)."""
+    if header is None:
+        return "\n".join(_lines(rows_))
+    p = header["protocol"]
+    out = [f"{p['name']} v{p['version']}  fingerprint {header['fingerprint'][:12]}  ({len(rows_)} entries; "
+           "± = half-width of the 95% interval; latency = batch-1 median)"]
+    keyed = sorted(enumerate(rows_), key=lambda ir: (ir[1].get("hardware") or "", ir[0]))
+    for hardware, group in groupby(keyed, key=lambda ir: ir[1].get("hardware") or ""):
+        out += ["", f"[{hardware or 'no latency measured'}]"] + _lines([r for _, r in group])
     return "\n".join(out)

@@ -62,27 +62,38 @@ class FID:
     version = "1"
     higher_is_better = False
 
-    def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats) -> None:
+    def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats, bootstrap: int = 0) -> None:
         if reference.extractor_id != extractor.id:
             raise ValueError(f"reference statistics {reference.set_id!r} were made with extractor "
                              f"{reference.extractor_id!r}, but this FID uses {extractor.id!r}; remake them")
-        self.extractor, self.reference = extractor, reference
+        self.extractor, self.reference, self.bootstrap = extractor, reference, bootstrap
         self.reset()
 
     def reset(self) -> None:
         """Forget all generated features."""
         self._stats = F.FeatureStats(self.extractor.dim)
+        self._features: list[np.ndarray] = []  # kept only for the bootstrap CI (small feature spaces)
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Add features of a batch (prompts are not used by FID)."""
-        self._stats.update(self.extractor(check_images(images)))
+        features = self.extractor(check_images(images))
+        self._stats.update(features)
+        if self.bootstrap:
+            self._features.append(features.detach().cpu().double().numpy())
 
     def compute(self) -> MetricValue:
         """FID against the reference (float64, symmetric eigendecomposition square root)."""
         mu, sigma = self._stats.mean_cov()
         value = F.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma)
-        return MetricValue(value=value, n=self._stats.n, details={"reference_n": self.reference.n})
+        if not self.bootstrap:
+            return MetricValue(value=value, n=self._stats.n, details={"reference_n": self.reference.n})
+        std = F.bootstrap_fid_std(np.concatenate(self._features), self.reference.mu, self.reference.sigma,
+                                  self.bootstrap)
+        return MetricValue(value=value, n=self._stats.n, ci_low=value - 1.96 * std, ci_high=value + 1.96 * std,
+                           details={"reference_n": self.reference.n, "bootstrap_std": std,
+                                    "ci_method": f"normal bootstrap ({self.bootstrap} resamples of the generated "
+                                                 "set, reference fixed)"})
 
     def spec(self) -> dict[str, Any]:
         """Identity of this FID: extractor, weights, preprocessing, reference set and the sqrt method."""
@@ -90,4 +101,4 @@ class FID:
                 "weights_sha256": self.extractor.weights_sha256, "preprocessing": self.extractor.preprocessing,
                 "reference": {"id": self.reference.set_id, "n": self.reference.n, "sha256": self.reference.sha256},
                 "sqrt_method": "eigh(sqrt(s1) s2 sqrt(s1)), float64", "covariance": "unbiased (n-1)",
-                "image_format": "in-memory uint8"}
+                "image_format": "in-memory uint8", "bootstrap": self.bootstrap}

@@ -71,6 +71,20 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr)
 
 
+def bootstrap_fid_std(features: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, n_boot: int,
+                      seed: int = 0) -> float:
+    """Standard deviation of FID over resamples (with replacement) of the generated features.
+
+    Resampling duplicates samples and so biases FID upward; only the spread is used, around the point estimate.
+    """
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_boot):
+        f = features[rng.integers(0, len(features), size=len(features))]
+        values.append(frechet_distance(f.mean(0), np.cov(f, rowvar=False), mu_ref, sigma_ref))
+    return float(np.std(values, ddof=1))
+
+
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Row-wise cosine similarity of two [N, d] embedding matrices, in float64."""
     a, b = a.double(), b.double()

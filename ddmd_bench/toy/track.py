@@ -21,6 +21,7 @@ from ddmd_bench.toy.prompts import toy_prompt_set
 SEED_BASE = 1_000_000
 REFERENCE_SEED_BASE = 2_000_000
 REFERENCE_PER_PROMPT = 4
+FID_BOOTSTRAP = 200  # 128-d features: 200 resamples cost well under a second
 LATENCY = LatencyConfig(warmup=1, rounds=5, batch_size=1)
 
 
@@ -59,7 +60,7 @@ class ToyContext:
         model, preprocess, tokenizer, clip_meta = load_clip()
         cls_spec = {"implementation": "toy attribute classifier", "weights_sha256": cls_meta["sha256"]}
         return {
-            "fid": FID(extractor, _reference(self.prompt_set, extractor.id)),
+            "fid": FID(extractor, _reference(self.prompt_set, extractor.id), bootstrap=FID_BOOTSTRAP),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
             "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
                                               lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"}),
@@ -99,7 +100,7 @@ def metric_specs() -> dict[str, dict[str, Any]]:
         "fid": {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": extractor_id(cls_sha, cls_entry["model_config"]["feature_dim"]),
                 "weights_sha256": cls_sha, "reference": f"real world images, {REFERENCE_PER_PROMPT} per prompt, "
                 f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
-                "sqrt_method": "eigh, float64"},
+                "sqrt_method": "eigh, float64", "bootstrap": FID_BOOTSTRAP},
         "clip_score": {"implementation": "open_clip", **asdict(_clip_config(clip_sha))},
         "prompt_accuracy": {**cls, "subset": "held-in"},
         "prompt_accuracy_heldout": {**cls, "subset": "held-out"},

@@ -66,3 +66,41 @@ def test_tampered_entry_is_detected(tmp_path):
 def test_fingerprint_ignores_description_only():
     assert _protocol().fingerprint == _protocol(description="words").fingerprint
     assert _protocol().fingerprint != _protocol(seed_base=1).fingerprint
+
+
+def test_schema_1_fixture_still_loads():
+    """Golden file written by schema 1 (checked in; never regenerate it): every later reader must accept it."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "fixtures" / "leaderboard-schema1.jsonl"
+    header, entries = store.read(path)
+    assert header["schema_version"] == 1 and header["protocol"]["name"] == "unit"
+    assert [(e.origin, e.record["metrics"]["fid"]["value"]) for e in entries] == [("measured", 12.5),
+                                                                               ("reported", 11.0)]
+
+
+def test_newer_schema_is_refused_with_upgrade_hint(tmp_path):
+    p = _protocol()
+    store.append(tmp_path, p, _record(p))
+    path = store.path_for(tmp_path, p)
+    lines = path.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["schema_version"] = 99
+    path.write_text(json.dumps(header) + "\n" + "\n".join(lines[1:]) + "\n")
+    with pytest.raises(store.LeaderboardError, match="upgrade ddmd-bench"):
+        store.read(path)
+
+
+def test_validate_command_exits_non_zero_on_a_tampered_file(tmp_path):
+    from click.testing import CliRunner
+
+    from ddmd_bench.cli import main
+
+    p = _protocol()
+    store.append(tmp_path, p, _record(p, 1.0))
+    ok = CliRunner().invoke(main, ["leaderboard", "validate", str(tmp_path)])
+    assert ok.exit_code == 0 and "ok" in ok.output
+    path = store.path_for(tmp_path, p)
+    path.write_text(path.read_text().replace('"value":1.0', '"value":0.5'))
+    bad = CliRunner().invoke(main, ["leaderboard", "validate", str(tmp_path)])
+    assert bad.exit_code != 0 and "hash mismatch" in bad.output
