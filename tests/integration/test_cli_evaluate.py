@@ -90,3 +90,50 @@ def test_missing_teacher_weights_name_the_file(tmp_path, weights_copy):
 def test_help_has_examples(command):
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 0 and "Example" in result.output
+
+
+def test_leaderboard_commands_on_a_real_toy_leaderboard(tmp_path):
+    assert _evaluate(tmp_path, "--model", "teacher:steps=1", "--model", "teacher:steps=2", "--limit", "10",
+                     "--quiet").exit_code == 0
+    lb = str(tmp_path / "lb" / "toy-n10-v1.jsonl")
+    runner = CliRunner()
+    show = runner.invoke(main, ["leaderboard", "show", lb, "--sort", "prompt_accuracy"])
+    assert show.exit_code == 0 and "toy-teacher/euler-1/nocfg" in show.output and "[" in show.output
+    cmp_ = runner.invoke(main, ["leaderboard", "compare", lb, "toy-teacher/euler-1/nocfg", "toy-teacher/euler-2/nocfg",
+                                "--json"])
+    assert cmp_.exit_code == 0, cmp_.output
+    found = {c["metric"]: c for c in json.loads(cmp_.output)["comparisons"]}
+    assert found["clip_score"]["method"].startswith("paired bootstrap over 10")
+    assert found["prompt_accuracy"]["method"].startswith("paired bootstrap over 8")  # 2 of 10 are held-out
+    assert found["fid"]["method"] == "normal interval from both CIs"
+    # With a zero tolerance, exactly one direction of the comparison regresses on FID; a huge tolerance passes.
+    codes = [runner.invoke(main, ["leaderboard", "compare", lb, a, b, "--fail-on", "fid:+0"]).exit_code
+             for a, b in (("0", "1"), ("1", "0"))]
+    assert sorted(codes) == [0, 1]
+    loose = runner.invoke(main, ["leaderboard", "compare", lb, "0", "1", "--fail-on", "fid:+1000000",
+                                 "--fail-on", "latency.p50:100000%"])
+    assert loose.exit_code == 0 and "GATE FAILED" not in loose.output
+    unknown = runner.invoke(main, ["leaderboard", "compare", lb, "toy-teacher/euler-3/nocfg", "0"])
+    assert unknown.exit_code != 0 and "did you mean" in unknown.output
+    md = runner.invoke(main, ["leaderboard", "render", lb])
+    assert md.exit_code == 0 and md.output.startswith("| origin | generator | NFE | FID |")
+    html = runner.invoke(main, ["leaderboard", "render", lb, "--format", "html", "--out", str(tmp_path / "p.html")])
+    assert html.exit_code == 0 and (tmp_path / "p.html").read_text().startswith("<!DOCTYPE html>")
+    png = runner.invoke(main, ["leaderboard", "render", lb, "--format", "png", "--out", str(tmp_path / "png")])
+    assert png.exit_code == 0
+    for kind in ("latency", "steps"):
+        assert (tmp_path / "png" / f"toy-n10-v1-{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_import_reported_results_into_their_own_protocols(tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(main, ["leaderboard", "import", "--reported", "--dir", str(tmp_path)])
+    again = runner.invoke(main, ["leaderboard", "import", "--reported", "--dir", str(tmp_path)])
+    assert first.exit_code == again.exit_code == 0 and "0 new of 7" in again.output
+    header, entries = store.read(tmp_path / "paper-ddmd-sdxl-coco10k-v1.jsonl")
+    values = {e.record["generator"]["name"]: e.record["metrics"]["fid"]["value"] for e in entries}
+    assert values["Decoupled DMD (SDXL, 4-step)"] == 17.80 and values["DMD2 (SDXL, 4-step)"] == 18.95
+    assert all(e.origin == "reported" for e in entries) and header["protocol"]["track"] == "reported"
+    gate = store.read(tmp_path / "mlperf-sdxl-5k-gate-v1.jsonl")[1][0].record["metrics"]
+    assert (gate["fid"]["ci_low"], gate["fid"]["ci_high"]) == (23.01085758, 23.95007626)
+    assert len(list(tmp_path.glob("*.jsonl"))) == 4  # one file per source protocol, never mixed
