@@ -23,7 +23,15 @@ def build_tokenizer():
     """The toy tokenizer: lower-cased word pieces over the grammar's words."""
     from transformers import BertTokenizer
 
-    return BertTokenizer(vocab_file=vocab_path(), do_lower_case=True, model_max_length=MAX_TOKENS)
+    words = vocab_path()
+    # Positional on purpose: transformers 4.x names this argument `vocab_file`, 5.x names it `vocab` and silently
+    # ignores `vocab_file=` (every word would become [UNK]). The size check below catches any such drift.
+    tokenizer = BertTokenizer(words, do_lower_case=True, model_max_length=MAX_TOKENS)
+    expected = sum(1 for line in open(words, encoding="utf-8") if line.strip())
+    if len(tokenizer.get_vocab()) != expected:
+        raise RuntimeError(f"toy tokenizer loaded {len(tokenizer.get_vocab())} tokens from {words}, expected "
+                           f"{expected}; this transformers version reads the vocabulary differently")
+    return tokenizer
 
 
 @dataclass(frozen=True, slots=True)
