@@ -391,18 +391,21 @@ def prompts_show(protocol_name, limit) -> None:
 
 @prompts.command("hash")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def prompts_hash(path) -> None:
-    """sha256 of a plain-text prompt file's canonical text (one prompt per line).
+@click.option("--format", "fmt", default=None, metavar="FORMAT",
+              help="txt, jsonl, partiprompts, drawbench, hpsv2, geneval, mjhq or coco (default: from the suffix).")
+def prompts_hash(path, fmt) -> None:
+    """sha256 of a prompt file's canonical text (prompts joined by newlines), after strict parsing.
 
     \b
-    Example:
+    Examples:
       ddmd-bench prompts hash prompts/toy-v1.txt
+      ddmd-bench prompts hash PartiPrompts.tsv --format partiprompts
     """
-    from ddmd_bench.prompts import PromptFileError, read_text
+    from ddmd_bench.prompts import PromptFileError, load
 
     try:
-        ps = read_text(path, path.stem, 1)
-    except PromptFileError as exc:
+        ps = load(path, fmt)
+    except (PromptFileError, UnknownNameError) as exc:
         raise _fail(exc) from exc
     click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts)")
 

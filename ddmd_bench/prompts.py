@@ -1,10 +1,24 @@
-"""Prompt sets: named, versioned lists of prompts whose identity is the sha256 of their canonical text."""
+"""Prompt sets: named, versioned lists of prompts whose identity is the sha256 of their canonical text.
+
+Loaders read each public format exactly (PROTOCOLS.md §6): prompts are kept verbatim (never stripped), and every
+malformed input is an error naming the file, the line and the problem. The canonical text of a set is its prompts
+joined by newlines with a trailing newline, UTF-8; its sha256 identifies the set in protocols and results.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
-from dataclasses import dataclass
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ddmd_bench.registry import Registry
 
 
 class PromptFileError(ValueError):
@@ -13,11 +27,12 @@ class PromptFileError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PromptSet:
-    """An ordered, immutable list of prompts with a name and version."""
+    """An ordered, immutable list of prompts with a name, a version and optional per-prompt metadata."""
 
     name: str
     version: int
     prompts: tuple[str, ...]
+    meta: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
 
     @property
     def sha256(self) -> str:
@@ -32,28 +47,180 @@ class PromptSet:
         """The first `n` prompts, as a derived set (its name says so, so it can never pass for the full set)."""
         if n >= len(self.prompts):
             return self
-        return PromptSet(f"{self.name}[:{n}]", self.version, self.prompts[:n])
+        return PromptSet(f"{self.name}[:{n}]", self.version, self.prompts[:n], self.meta[:n])
 
 
 def canonical_sha256(prompts: tuple[str, ...] | list[str]) -> str:
     """sha256 of the canonical text of a prompt list."""
+    for i, p in enumerate(prompts):
+        if "\n" in p:
+            raise PromptFileError(f"prompt {i} contains a newline; canonical text needs one prompt per line")
     return hashlib.sha256(("\n".join(prompts) + "\n").encode("utf-8")).hexdigest()
 
 
-def read_text(path: str | Path, name: str, version: int) -> PromptSet:
-    """One prompt per line, kept verbatim (no stripping); blank lines and carriage returns are errors."""
-    path = Path(path)
+def _text(path: Path) -> str:
     try:
-        text = path.read_bytes().decode("utf-8")  # no newline translation: a CR is reported, not hidden
+        return path.read_bytes().decode("utf-8")  # no newline translation: a CR is reported, not hidden
     except UnicodeDecodeError as exc:
         raise PromptFileError(f"{path}: not UTF-8 text ({exc})") from exc
-    text = text[:-1] if text.endswith("\n") else text
-    if not text:
+
+
+def _build(path: Path, name: str, version: int, prompts: list[str], meta: list[dict[str, Any]]) -> PromptSet:
+    if not prompts:
         raise PromptFileError(f"{path}: the prompt set is empty")
-    lines = text.split("\n")
+    for i, p in enumerate(prompts):
+        if not isinstance(p, str) or not p.strip():
+            raise PromptFileError(f"{path}: prompt {i + 1} is empty or not a string ({p!r})")
+    ids = [m["id"] for m in meta if "id" in m]
+    if len(ids) != len(set(ids)):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise PromptFileError(f"{path}: duplicate prompt id {dup!r}")
+    return PromptSet(name, version, tuple(prompts), tuple(meta))
+
+
+FORMATS: Registry[Callable[..., PromptSet]] = Registry("prompt format")
+
+
+@FORMATS.register("txt")
+def read_text(path: str | Path, name: str, version: int = 1) -> PromptSet:
+    """One prompt per line, verbatim; blank lines and carriage returns are errors."""
+    path = Path(path)
+    text = _text(path)
+    text = text[:-1] if text.endswith("\n") else text
+    lines = text.split("\n") if text else []
     for lineno, line in enumerate(lines, start=1):
         if "\r" in line:
             raise PromptFileError(f"{path}:{lineno}: carriage return in line (convert the file to LF line endings)")
         if not line.strip():
             raise PromptFileError(f"{path}:{lineno}: empty prompt")
-    return PromptSet(name, version, tuple(lines))
+    return _build(path, name, version, lines, [])
+
+
+@FORMATS.register("jsonl")
+def read_jsonl(path: str | Path, name: str, version: int = 1, key: str = "prompt") -> PromptSet:
+    """One JSON object per line with a string field `key` (and optionally a unique "id")."""
+    path = Path(path)
+    prompts, meta = [], []
+    for lineno, line in enumerate(_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        obj = _json_line(path, lineno, line)
+        if not isinstance(obj, dict) or not isinstance(obj.get(key), str):
+            raise PromptFileError(f"{path}:{lineno}: expected an object with a string field {key!r}")
+        prompts.append(obj[key])
+        meta.append({k: v for k, v in obj.items() if k != key})
+    return _build(path, name, version, prompts, meta)
+
+
+def _json_line(path: Path, lineno: int, line: str) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError as exc:
+        raise PromptFileError(f"{path}:{lineno}: invalid JSON ({exc})") from exc
+
+
+def _csv_rows(path: Path, header: list[str], **reader_kwargs: Any) -> list[tuple[int, list[str]]]:
+    rows = list(csv.reader(io.StringIO(_text(path), newline=""), **reader_kwargs))
+    if not rows or rows[0] != header:
+        raise PromptFileError(f"{path}:1: header {rows[0] if rows else None} is not {header}")
+    out = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise PromptFileError(f"{path}:{lineno}: {len(row)} fields, expected {len(header)} ({header})")
+        out.append((lineno, row))
+    return out
+
+
+@FORMATS.register("partiprompts")
+def read_partiprompts(path: str | Path, name: str = "partiprompts", version: int = 1) -> PromptSet:
+    """PartiPrompts.tsv: read with QUOTE_NONE, since one prompt starts with a double quote (a CSV reader's
+    default quoting would swallow the tab and merge fields)."""
+    path = Path(path)
+    rows = _csv_rows(path, ["Prompt", "Category", "Challenge", "Note"], delimiter="\t", quoting=csv.QUOTE_NONE)
+    return _build(path, name, version, [r[0] for _, r in rows],
+                  [{"category": r[1], "challenge": r[2], "note": r[3]} for _, r in rows])
+
+
+@FORMATS.register("drawbench")
+def read_drawbench(path: str | Path, name: str = "drawbench", version: int = 1) -> PromptSet:
+    """DrawBench CSV: header `Prompts,Category`, standard CSV quoting."""
+    path = Path(path)
+    rows = _csv_rows(path, ["Prompts", "Category"])
+    return _build(path, name, version, [r[0] for _, r in rows], [{"category": r[1]} for _, r in rows])
+
+
+@FORMATS.register("hpsv2")
+def read_hpsv2(path: str | Path, name: str = "hpsv2", version: int = 1) -> PromptSet:
+    """HPSv2 benchmark: a JSON list of strings per style file (anime.json, photo.json, ...)."""
+    path = Path(path)
+    data = _json_line(path, 1, _text(path))
+    if not isinstance(data, list) or not all(isinstance(p, str) for p in data):
+        raise PromptFileError(f"{path}: expected a JSON list of strings")
+    return _build(path, name, version, data, [{"style": path.stem} for _ in data])
+
+
+@FORMATS.register("geneval")
+def read_geneval(path: str | Path, name: str = "geneval", version: int = 1) -> PromptSet:
+    """GenEval evaluation_metadata.jsonl: {"tag", "include", ["exclude"], "prompt"} per line."""
+    ps = read_jsonl(path, name, version)
+    for i, m in enumerate(ps.meta, start=1):
+        if "tag" not in m or not isinstance(m.get("include"), list):
+            raise PromptFileError(f"{path}: entry {i} lacks GenEval's 'tag' or 'include' fields")
+    return ps
+
+
+@FORMATS.register("mjhq")
+def read_mjhq(path: str | Path, name: str = "mjhq30k", version: int = 1) -> PromptSet:
+    """MJHQ-30K meta_data.json: {image_id: {"prompt", "category"}}, in file order."""
+    path = Path(path)
+    data = _json_line(path, 1, _text(path))
+    if not isinstance(data, dict):
+        raise PromptFileError(f"{path}: expected a JSON object {{image_id: {{prompt, category}}}}")
+    prompts, meta = [], []
+    for image_id, item in data.items():
+        if not isinstance(item, dict) or not isinstance(item.get("prompt"), str):
+            raise PromptFileError(f"{path}: entry {image_id!r} has no string 'prompt'")
+        prompts.append(item["prompt"])
+        meta.append({"id": image_id, "category": item.get("category")})
+    return _build(path, name, version, prompts, meta)
+
+
+@FORMATS.register("coco")
+def read_coco_captions(path: str | Path, name: str = "coco", version: int = 1, n: int | None = None,
+                       seed: int = 0) -> PromptSet:
+    """COCO captions JSON: one caption per image, chosen at random (seeded), for n images sampled (seeded).
+
+    The chosen (image id, annotation id) list is kept in `meta`, so a result can record exactly which captions.
+    """
+    path = Path(path)
+    data = _json_line(path, 1, _text(path))
+    if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
+        raise PromptFileError(f"{path}: not a COCO captions file (needs 'images' and 'annotations')")
+    by_image: dict[int, list[dict]] = {}
+    for ann in data["annotations"]:
+        by_image.setdefault(ann["image_id"], []).append(ann)
+    images = sorted(img["id"] for img in data["images"] if img["id"] in by_image)
+    rng = np.random.default_rng(seed)
+    if n is not None:
+        if n > len(images):
+            raise PromptFileError(f"{path}: asked for {n} captions but only {len(images)} images have captions")
+        images = sorted(rng.choice(images, size=n, replace=False).tolist())
+    chosen = [sorted(by_image[i], key=lambda a: a["id"])[rng.integers(len(by_image[i]))] for i in images]
+    return _build(path, name, version, [a["caption"] for a in chosen],
+                  [{"image_id": a["image_id"], "annotation_id": a["id"], "id": a["id"]} for a in chosen])
+
+
+SUFFIX_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".tsv": "partiprompts", ".csv": "drawbench"}
+
+
+def load(path: str | Path, fmt: str | None = None, name: str | None = None, version: int = 1,
+         **options: Any) -> PromptSet:
+    """Load a prompt file in a named format (guessed from the suffix when not given)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PromptFileError(f"{path}: no such prompt file")
+    fmt = fmt or SUFFIX_FORMATS.get(path.suffix)
+    if fmt is None:
+        raise PromptFileError(f"{path}: cannot guess the format from {path.suffix!r}; choose one of "
+                              f"{', '.join(FORMATS.names())}")
+    return FORMATS.get(fmt)(path, name=name or path.stem, version=version, **options)
