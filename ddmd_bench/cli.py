@@ -410,5 +410,30 @@ def prompts_hash(path, fmt) -> None:
     click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts)")
 
 
+# ---------------------------------------------------------------------------------------------------- doctor
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def doctor(as_json) -> None:
+    """List which external metric weights are available offline, where, and how to provide the missing ones.
+
+    \b
+    Example:
+      HF_HUB_OFFLINE=1 ddmd-bench doctor
+    """
+    from ddmd_bench import resolver
+    from ddmd_bench.toy import shipped
+
+    rows = resolver.status()
+    toy = {name: meta["sha256"][:12] for name, meta in shipped.read_manifest()["files"].items()}
+    if as_json:
+        click.echo(json.dumps({"external": rows, "toy_shipped": toy}, indent=1))
+        return
+    for r in rows:
+        where = r["path"] if r["available"] == "yes" else f"missing; {r['how']}"
+        click.echo(f"{r['available']:4s} {r['name']:38s} {r['used_for']:48s} {where}")
+    click.echo(f"toy track: {len(toy)} shipped weight files (" + ", ".join(f"{k} {v}" for k, v in toy.items()) + ")")
+
+
 if __name__ == "__main__":
     main()
