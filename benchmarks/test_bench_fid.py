@@ -1,0 +1,60 @@
+"""FID speed: our Fréchet distance vs clean-fid's on 2048-d statistics, and the in-memory feature path vs
+clean-fid's folder path on the same images and extractor. Run with `make bench`; figures go in the README."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics.inception import CleanFIDFeatures
+from tests.unit.test_inception_features import TinyExtractor
+
+
+@pytest.fixture(scope="module")
+def stats_2048():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4096, 2048)) @ rng.normal(scale=0.05, size=(2048, 2048))
+    y = rng.normal(size=(4096, 2048)) @ rng.normal(scale=0.05, size=(2048, 2048)) + 0.01
+    return x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+
+
+def test_frechet_ours_2048(benchmark, stats_2048):
+    from cleanfid.fid import frechet_distance
+
+    ours = benchmark.pedantic(F.frechet_distance, args=stats_2048, rounds=3, warmup_rounds=0)
+    assert ours == pytest.approx(frechet_distance(*stats_2048), rel=1e-6)
+
+
+def test_frechet_clean_fid_2048(benchmark, stats_2048):
+    from cleanfid.fid import frechet_distance
+
+    benchmark.pedantic(frechet_distance, args=stats_2048, rounds=1, warmup_rounds=0)
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("imgs")
+    images = torch.randint(0, 256, (64, 3, 64, 64), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    for i, im in enumerate(images):
+        Image.fromarray(im.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+    return folder, images
+
+
+def test_features_in_memory(benchmark, image_folder):
+    _, images = image_folder
+    extractor = CleanFIDFeatures(network=TinyExtractor())
+    benchmark.pedantic(extractor, args=(images,), rounds=3, warmup_rounds=1)
+
+
+def test_features_clean_fid_folder(benchmark, image_folder):
+    from cleanfid.fid import get_folder_features
+
+    folder, images = image_folder
+    net = TinyExtractor()
+    theirs = benchmark.pedantic(get_folder_features, args=(str(folder),),
+                                kwargs=dict(model=net, num_workers=0, batch_size=64, device=torch.device("cpu"),
+                                            mode="clean", verbose=False), rounds=3, warmup_rounds=1)
+    np.testing.assert_array_equal(CleanFIDFeatures(network=net)(images).numpy(), theirs)
