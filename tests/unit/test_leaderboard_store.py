@@ -104,3 +104,13 @@ def test_validate_command_exits_non_zero_on_a_tampered_file(tmp_path):
     path.write_text(path.read_text().replace('"value":1.0', '"value":0.5'))
     bad = CliRunner().invoke(main, ["leaderboard", "validate", str(tmp_path)])
     assert bad.exit_code != 0 and "hash mismatch" in bad.output
+
+
+def test_a_new_protocol_version_gets_its_own_file_and_the_old_one_stays_readable(tmp_path):
+    v1 = _protocol()
+    v2 = _protocol(version=2, metrics={"fid": {"weights_sha256": "retrained"}})
+    store.append(tmp_path, v1, _record(v1, 1.0))
+    store.append(tmp_path, v2, _record(v2, 2.0))
+    assert sorted(p.name for p in tmp_path.glob("*.jsonl")) == ["unit-v1.jsonl", "unit-v2.jsonl"]
+    assert store.read(store.path_for(tmp_path, v1))[1][0].record["metrics"]["fid"]["value"] == 1.0
+    assert store.read(store.path_for(tmp_path, v2))[1][0].record["metrics"]["fid"]["value"] == 2.0
