@@ -7,7 +7,7 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,19 +30,13 @@ def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any
     cfg = TeacherTrainConfig() if steps is None else TeacherTrainConfig(steps=steps)
     t0 = time.perf_counter()
     path = train(cfg, out_dir)
-    log_lines = (out_dir / "log.jsonl").read_text().splitlines()
-    info = {"kind": "teacher", "model_config": cfg.model.to_dict(), "train_config": json.loads(
-        json.dumps({k: v for k, v in _asdict(cfg).items()})), "command": _command(), "commit": shipped.git_commit(),
-        "train_step_seconds_sum": round(sum(json.loads(ln)["sec"] for ln in log_lines), 1),
-        "final_loss_mean_last_100": sum(json.loads(ln)["loss"] for ln in log_lines[-100:]) / min(100, len(log_lines))}
+    records = [json.loads(ln) for ln in (out_dir / "log.jsonl").read_text().splitlines()]
+    info = {"kind": "teacher", "model_config": cfg.model.to_dict(), "train_config": asdict(cfg),
+            "command": _command(), "commit": shipped.git_commit(),
+            "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1),
+            "final_loss_mean_last_100": sum(r["loss"] for r in records[-100:]) / min(100, len(records))}
     log.info("teacher trained in %.0fs (this invocation)", time.perf_counter() - t0)
     return _maybe_ship("teacher", path, info, ship)
-
-
-def _asdict(cfg) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(cfg)
 
 
 def train_classifier(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
@@ -57,8 +51,8 @@ def train_classifier(out_dir: Path, steps: int | None, ship: bool) -> dict[str, 
     acc = accuracy(model)
     log.info("classifier: %.0fs, accuracy %s", seconds, acc)
     path = out_dir / "classifier.safetensors"
-    export_safetensors(model.state_dict(), path, {"train_config": json.dumps(_asdict(cfg))})
-    info = {"kind": "classifier", "model_config": _asdict(cfg.model), "train_config": _asdict(cfg),
+    export_safetensors(model.state_dict(), path, {"train_config": json.dumps(asdict(cfg))})
+    info = {"kind": "classifier", "model_config": asdict(cfg.model), "train_config": asdict(cfg),
             "command": _command(), "commit": shipped.git_commit(), "train_seconds": round(seconds, 1),
             "threads": torch.get_num_threads(), "accuracy_on_5000_fresh_samples": acc}
     return _maybe_ship("classifier", path, info, ship)
@@ -79,9 +73,9 @@ def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     log.info("clip: %.0fs, top-1 retrieval over 180 prompts %.4f", seconds, top1)
     path = out_dir / "clip.safetensors"
     export_safetensors({k: v.half() for k, v in model.state_dict().items()}, path,
-                       {"train_config": json.dumps(_asdict(cfg))})
+                       {"train_config": json.dumps(asdict(cfg))})
     info = {"kind": "clip", "model_config": "ddmd_bench/toy/assets/ddmd-toy-clip.json", "dtype": "float16",
-            "train_config": _asdict(cfg), "command": _command(), "commit": shipped.git_commit(),
+            "train_config": asdict(cfg), "command": _command(), "commit": shipped.git_commit(),
             "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
             "top1_retrieval_over_180_canonical_prompts": top1}
     return _maybe_ship("clip", path, info, ship)

@@ -93,3 +93,21 @@ def test_teacher_samples_with_any_fitting_diffusers_scheduler(scheduler, steps, 
     assert gen.sampler.calls == expected_calls == gen.nfe  # Heun evaluates twice per step but the last
     assert gen.describe()["scheduler"]["class"] in {"FlowMatchEulerDiscreteScheduler",
                                                    "FlowMatchHeunDiscreteScheduler", "UniPCMultistepScheduler"}
+
+
+def test_shipped_teacher_follows_prompts_and_guidance_helps():
+    """A cheap regression check of what the README reports: the teacher learned the world, and CFG sharpens it."""
+    from ddmd_bench.toy.prompts import toy_prompt_set
+
+    prompts = [p for p in toy_prompt_set().prompts if not world.is_held_out(world.parse_prompt(p))][:48]
+    classifier, _ = load_classifier()
+
+    def accuracy_at(guidance: float) -> float:
+        images = ToyGenerator(ToyGeneratorSpec("teacher", steps=8, guidance=guidance)).generate(
+            prompts, list(range(len(prompts))))
+        predicted = classifier.predict(images)
+        return sum(all(predicted[k][i] == v for k, v in world.parse_prompt(p).items())
+                   for i, p in enumerate(prompts)) / len(prompts)
+
+    guided, plain = accuracy_at(3.0), accuracy_at(1.0)
+    assert guided >= 0.8 and guided > plain, (guided, plain)
