@@ -43,6 +43,7 @@ class WeightSpec:
     sha256: str | None = None  # only where the publisher states one
     env_var: str | None = None
     library_dirs: tuple[str, ...] = field(default=())  # folders the owning library downloads into
+    alternatives: tuple[str, ...] = field(default=())  # other names of the same file in the repo, tried in order
     used_for: str = ""
 
     def how_to_provide(self) -> str:
@@ -100,9 +101,9 @@ def candidates(spec: WeightSpec, explicit: str | Path | None = None) -> list[tup
         from huggingface_hub import try_to_load_from_cache
 
         cache = _hf_cache_dir()
-        hit = try_to_load_from_cache(spec.repo_id, spec.filename, cache_dir=cache, revision=spec.revision)
-        places.append((f"HF cache ({cache}) {spec.repo_id}/{spec.filename}",
-                       Path(hit) if isinstance(hit, str) else None))
+        for name in (spec.filename, *spec.alternatives):
+            hit = try_to_load_from_cache(spec.repo_id, name, cache_dir=cache, revision=spec.revision)
+            places.append((f"HF cache ({cache}) {spec.repo_id}/{name}", Path(hit) if isinstance(hit, str) else None))
     else:
         places.append(("$TORCH_HOME/hub/checkpoints", _torch_home() / "hub" / "checkpoints" / spec.filename))
         places += [(f"library folder {d}", Path(d) / spec.filename) for d in spec.library_dirs]
@@ -159,12 +160,16 @@ for _spec in (
                url="https://nvlabs-fi-cdn.nvidia.com/stylegan2-ada-pytorch/pretrained/metrics/inception-2015-12-05.pt",
                env_var="DDMD_BENCH_INCEPTION", library_dirs=(tempfile.gettempdir(),),
                used_for="FID (clean-fid's TorchScript port of the TF Inception)"),
-    WeightSpec("openclip-vit-g-14-laion2b-s12b-b42k", "open_clip_pytorch_model.bin",
-               repo_id="laion/CLIP-ViT-g-14-laion2B-s12B-b42K", used_for="CLIP score, preset dmd2"),
-    WeightSpec("openclip-vit-b-32-openai", "open_clip_pytorch_model.bin",
-               repo_id="timm/vit_base_patch32_clip_224.openai", used_for="CLIP score, preset mlperf"),
-    WeightSpec("openclip-vit-l-14-openai", "open_clip_pytorch_model.bin",
-               repo_id="timm/vit_large_patch14_clip_224.openai", used_for="CLIP score, preset torchmetrics"),
+    # open_clip's hub ids (open_clip/pretrained.py); safetensors variants first, the pickle .bin last.
+    WeightSpec("openclip-vit-g-14-laion2b-s12b-b42k", "open_clip_pytorch_model.safetensors",
+               repo_id="laion/CLIP-ViT-g-14-laion2B-s12B-b42K", used_for="CLIP score, preset dmd2",
+               alternatives=("open_clip_model.safetensors", "open_clip_pytorch_model.bin")),
+    WeightSpec("openclip-vit-b-32-openai", "open_clip_model.safetensors",
+               repo_id="timm/vit_base_patch32_clip_224.openai", used_for="CLIP score, preset mlperf",
+               alternatives=("open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.bin")),
+    WeightSpec("openclip-vit-l-14-openai", "open_clip_model.safetensors",
+               repo_id="timm/vit_large_patch14_clip_224.openai", used_for="CLIP score, preset torchmetrics",
+               alternatives=("open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.bin")),
     WeightSpec("imagereward", "ImageReward.pt", repo_id="THUDM/ImageReward", used_for="ImageReward"),
     WeightSpec("imagereward-med-config", "med_config.json", repo_id="THUDM/ImageReward", used_for="ImageReward"),
     WeightSpec("bert-base-uncased-vocab", "vocab.txt", repo_id="google-bert/bert-base-uncased",

@@ -101,3 +101,9 @@ def test_doctor_lists_every_known_weight():
     hf_rows = [r for r in data["external"] if r["name"] != "inception-fid"]  # (that one may sit in /tmp)
     assert all(r["available"] == "no" and "huggingface-cli download" in r["how"] for r in hf_rows)
     assert "teacher.safetensors" in data["toy_shipped"]
+
+
+def test_alternative_file_names_are_tried_in_order(tmp_path):
+    spec = dataclasses.replace(HF, filename="model.safetensors", alternatives=("model.bin",))
+    path = _fill_hf_cache(tmp_path / "hf", "org/tiny", "model.bin")
+    assert resolver.resolve(spec) == path
