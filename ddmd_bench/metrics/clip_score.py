@@ -21,6 +21,7 @@ class ClipScoreConfig:
     scale: float = 100.0  # papers print 100 * cosine
     prefix: str = ""  # GigaGAN/DMD2 prepend "A photo depicts "
     clamp_mean_at_zero: bool = False  # torchmetrics: 100 * max(mean cos, 0)
+    preprocessing: str = "open_clip transform of the model (PIL from uint8)"
 
 
 class CLIPScore:
@@ -59,4 +60,4 @@ class CLIPScore:
     def spec(self) -> dict[str, Any]:
         """Model, weights and formula: everything that changes the number."""
         return {"implementation": "open_clip", "formula": "scale * cos(image, prefix + prompt)",
-                "preprocessing": "open_clip transform of the model (PIL from uint8)", **asdict(self.config)}
+                **asdict(self.config)}

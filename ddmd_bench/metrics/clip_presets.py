@@ -1,0 +1,87 @@
+"""Named CLIP-score presets reproducing the definitions papers use (PROTOCOLS.md §2), loaded via the resolver.
+
+| preset | model (open_clip) | formula | prefix | extra preprocessing |
+|---|---|---|---|---|
+| dmd2 | ViT-g-14 laion2b_s12b_b42k | raw cosine (papers print x100) | "A photo depicts " | centre crop, LANCZOS 256 |
+| mlperf | ViT-B-32, OpenAI weights | 100 cos | - | - |
+| torchmetrics | ViT-L-14, OpenAI weights | 100 max(mean cos, 0) | - | - |
+
+The torchmetrics preset uses open_clip's copy of the OpenAI ViT-L/14 weights and open_clip's transform, not the
+Hugging Face processor that torchmetrics calls, so it matches torchmetrics' formula but not necessarily its
+preprocessing to the last bit; the spec records this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
+from ddmd_bench.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class ClipPreset:
+    """A CLIP-score definition: model, weights entry in the resolver, formula and preprocessing."""
+
+    name: str
+    model_name: str
+    weights: str  # name in ddmd_bench.resolver.WEIGHTS
+    scale: float
+    prefix: str = ""
+    clamp_mean_at_zero: bool = False
+    pre_resize: int | None = None  # centre-crop the long edge, then LANCZOS to this size, before CLIP's transform
+    note: str = ""
+
+
+PRESETS: Registry[ClipPreset] = Registry("CLIP-score preset")
+for _p in (
+    ClipPreset("dmd2", "ViT-g-14", "openclip-vit-g-14-laion2b-s12b-b42k", scale=1.0, prefix="A photo depicts ",
+               pre_resize=256, note="GigaGAN/DMD/DMD2 evaluation: raw cosine"),
+    ClipPreset("mlperf", "ViT-B-32", "openclip-vit-b-32-openai", scale=100.0, note="MLPerf Inference SDXL"),
+    ClipPreset("torchmetrics", "ViT-L-14", "openclip-vit-l-14-openai", scale=100.0, clamp_mean_at_zero=True,
+               note="torchmetrics CLIPScore formula; open_clip transform instead of the HF processor"),
+):
+    PRESETS.add(_p.name, _p)
+
+
+def centre_crop_resize(size: int) -> Callable:
+    """PIL image -> centre crop to a square on the long edge, LANCZOS resize to `size` (DMD2's eval resize)."""
+    from PIL import Image
+
+    def apply(image: Image.Image) -> Image.Image:
+        w, h = image.size
+        s = min(w, h)
+        left, top = (w - s) // 2, (h - s) // 2
+        return image.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
+
+    return apply
+
+
+def _compose(first: Callable, then: Callable) -> Callable:
+    return lambda image: then(first(image))
+
+
+def build_clip_score(preset: str | ClipPreset, weights: str | Path | None = None) -> CLIPScore:
+    """A CLIPScore metric for a preset; weights resolve offline-first (see ddmd_bench.resolver)."""
+    import open_clip
+
+    from ddmd_bench import resolver
+
+    p = PRESETS.get(preset) if isinstance(preset, str) else preset
+    path = resolver.resolve(resolver.WEIGHTS.get(p.weights), explicit=weights)
+    model, _, preprocess = open_clip.create_model_and_transforms(p.model_name, pretrained=str(path))
+    described = "open_clip transform of the model (PIL from uint8)"
+    if p.pre_resize:
+        preprocess = _compose(centre_crop_resize(p.pre_resize), preprocess)
+        described = f"centre crop + LANCZOS {p.pre_resize}, then " + described
+    config = ClipScoreConfig(model_id=f"open_clip:{p.model_name}:{p.weights}",
+                             weights_sha256=resolver.sha256_file(path), scale=p.scale, prefix=p.prefix,
+                             clamp_mean_at_zero=p.clamp_mean_at_zero, preprocessing=described)
+    return CLIPScore(model, preprocess, open_clip.get_tokenizer(p.model_name), config)
+
+
+def with_model(preset: str, model_name: str, weights: str) -> ClipPreset:
+    """A preset's formula and preprocessing over another model (used by tests with tiny models)."""
+    return replace(PRESETS.get(preset), model_name=model_name, weights=weights)
