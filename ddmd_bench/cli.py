@@ -410,6 +410,52 @@ def prompts_hash(path, fmt) -> None:
     click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts)")
 
 
+# ---------------------------------------------------------------------------------------------------- stats
+
+@main.group()
+def stats() -> None:
+    """Reference statistics for FID: make them from images, inspect them.
+
+    \b
+    Examples:
+      ddmd-bench stats make coco_val_256/ --out refs/coco30k-256.npz
+      ddmd-bench stats make real.zip --extractor inception-patch --out refs/patch.npz
+      ddmd-bench stats info refs/coco30k-256.npz
+    """
+
+
+@stats.command("make")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .npz file.")
+@click.option("--extractor", default="inception", show_default=True,
+              help="inception (clean-fid clean mode), inception-patch (DMD2 patch FID) or toy.")
+@click.option("--weights", type=click.Path(path_type=Path), default=None, help="Explicit extractor weights file.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+def stats_make(source, out, extractor, weights, batch_size) -> None:
+    """Compute mean and covariance (float64, streamed) of a folder or zip of images."""
+    from ddmd_bench import resolver
+    from ddmd_bench.metrics import reference
+
+    try:
+        meta = reference.make(source, reference.EXTRACTORS.get(extractor)(weights), out, batch_size)
+    except (UnknownNameError, ValueError, resolver.WeightsNotFound, resolver.WeightsHashMismatch) as exc:
+        raise _fail(exc) from exc
+    click.echo(json.dumps({k: v for k, v in meta.items() if k not in ("mu", "sigma")}, indent=1))
+
+
+@stats.command("info")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def stats_info(path) -> None:
+    """Print a reference file's identity: n, extractor, weights sha256, preprocessing, its own sha256."""
+    from ddmd_bench.metrics import reference
+
+    try:
+        meta = reference.info(path)
+    except ValueError as exc:
+        raise _fail(exc) from exc
+    click.echo(json.dumps({k: v for k, v in meta.items() if k not in ("mu", "sigma")}, indent=1))
+
+
 # ---------------------------------------------------------------------------------------------------- doctor
 
 @main.command()

@@ -85,6 +85,28 @@ def bootstrap_fid_std(features: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.nd
     return float(np.std(values, ddof=1))
 
 
+def kernel_inception_distance(feats1: np.ndarray, feats2: np.ndarray, subsets: int = 100, subset_size: int = 1000,
+                              seed: int = 0) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018): unbiased MMD^2 with the kernel (x.y / d + 1)^3, mean and std over subsets.
+
+    Each subset draws m = min(n1, n2, subset_size) samples without replacement from each set.
+    """
+    f1, f2 = np.asarray(feats1, np.float64), np.asarray(feats2, np.float64)
+    d = f1.shape[1]
+    m = min(len(f1), len(f2), subset_size)
+    if m < 2:
+        raise ValueError(f"KID needs at least 2 samples per set, have {min(len(f1), len(f2))}")
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(subsets):
+        x = f1[rng.choice(len(f1), m, replace=False)]
+        y = f2[rng.choice(len(f2), m, replace=False)]
+        kxx, kyy, kxy = (x @ x.T / d + 1) ** 3, (y @ y.T / d + 1) ** 3, (x @ y.T / d + 1) ** 3
+        within = (kxx.sum() - np.trace(kxx) + kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+        values.append(within - 2 * kxy.mean())
+    return float(np.mean(values)), float(np.std(values, ddof=1)) if subsets > 1 else 0.0
+
+
 def cosine_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Row-wise cosine similarity of two [N, d] embedding matrices, in float64."""
     a, b = a.double(), b.double()

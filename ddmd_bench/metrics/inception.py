@@ -55,3 +55,22 @@ def _load_inception(weights: str | Path | None) -> tuple[torch.nn.Module, str]:
 
     path = resolver.resolve(resolver.WEIGHTS.get("inception-fid"), explicit=weights)
     return InceptionV3W(str(path.parent), download=False), resolver.sha256_file(path)
+
+
+class PatchFIDFeatures(CleanFIDFeatures):
+    """DMD2's "patch FID": the centre 299x299 crop at full resolution, fed to Inception without any resize."""
+
+    preprocessing = "centre 299x299 crop at full resolution, no resize (DMD2 patch FID)"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.id = self.id.replace("|clean", "|patch299")
+
+    def resize(self, images: torch.Tensor) -> torch.Tensor:
+        """Centre crop; images smaller than 299 px are an error (patch FID is defined at full resolution)."""
+        images = check_images(images)
+        h, w = images.shape[-2:]
+        if h < 299 or w < 299:
+            raise ValueError(f"patch FID needs images of at least 299x299, got {h}x{w}")
+        top, left = (h - 299) // 2, (w - 299) // 2
+        return images[:, :, top:top + 299, left:left + 299].float()

@@ -83,3 +83,22 @@ def test_bootstrap_interval_contains_mean_and_is_seeded():
 def test_quantile_summary_golden():
     s = F.quantile_summary([1.0, 2.0, 3.0, 4.0, 5.0])
     assert s["median"] == 3.0 and s["iqr"] == 2.0 and s["p90"] == pytest.approx(4.6) and s["rounds"] == 5
+
+
+def test_kid_matches_clean_fid_on_a_deterministic_subset():
+    from cleanfid.fid import kernel_distance
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(60, 16)), rng.normal(loc=0.3, size=(60, 16))
+    ours, std = F.kernel_inception_distance(a, b, subsets=1, subset_size=60)
+    assert ours == pytest.approx(kernel_distance(a, b, num_subsets=1, max_subset_size=60), rel=1e-10)
+    assert std == 0.0
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
+    rng = np.random.default_rng(6)
+    same = F.kernel_inception_distance(rng.normal(size=(400, 8)), rng.normal(size=(400, 8)), subsets=20,
+                                       subset_size=200)
+    shifted = F.kernel_inception_distance(rng.normal(size=(400, 8)), rng.normal(loc=0.5, size=(400, 8)),
+                                          subsets=20, subset_size=200)
+    assert abs(same[0]) < 3 * same[1] + 1e-3 and shifted[0] > 10 * shifted[1] > 0

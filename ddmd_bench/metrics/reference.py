@@ -1,0 +1,136 @@
+"""Reference statistics files (`ddmd-bench stats make / info`): an .npz with mu, sigma, n and their identity.
+
+The file records the extractor id, its weights sha256, the preprocessing, the source, and a sha256 of its own
+content, so a reference made with another extractor or preprocessing is refused instead of silently used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ddmd_bench.metrics.fid import ReferenceStats, reference_stats
+from ddmd_bench.registry import Registry
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+EXTRACTORS: Registry[Callable[..., Any]] = Registry("feature extractor")
+
+
+@EXTRACTORS.register("inception")
+def _inception(weights=None):
+    from ddmd_bench.metrics.inception import CleanFIDFeatures
+
+    return CleanFIDFeatures(weights=weights)
+
+
+@EXTRACTORS.register("inception-patch")
+def _inception_patch(weights=None):
+    from ddmd_bench.metrics.inception import PatchFIDFeatures
+
+    return PatchFIDFeatures(weights=weights)
+
+
+@EXTRACTORS.register("toy")
+def _toy(weights=None):
+    from ddmd_bench.toy.track import ClassifierFeatures
+
+    return ClassifierFeatures()
+
+
+def _decode(data: bytes, name: str) -> torch.Tensor:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()
+    except Exception as exc:  # a corrupt image names itself
+        raise ValueError(f"cannot decode image {name}: {exc}") from exc
+
+
+def iter_images(source: str | Path) -> Iterator[torch.Tensor]:
+    """uint8 [3, H, W] images from a folder (recursively) or a zip file, in sorted name order."""
+    source = Path(source)
+    if source.is_dir():
+        files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        items = ((str(p), p.read_bytes) for p in files)
+    elif zipfile.is_zipfile(source):
+        archive = zipfile.ZipFile(source)
+        names = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES)
+        items = ((n, lambda n=n: archive.read(n)) for n in names)
+    else:
+        raise ValueError(f"{source}: not a folder or a zip file of images")
+    found = False
+    for name, read in items:
+        found = True
+        yield _decode(read(), name)
+    if not found:
+        raise ValueError(f"{source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+
+
+def batches(images: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """Stack consecutive images of equal shape into batches of at most `size`."""
+    pending: list[torch.Tensor] = []
+    for im in images:
+        if pending and (len(pending) == size or im.shape != pending[0].shape):
+            yield torch.stack(pending)
+            pending = []
+        pending.append(im)
+    if pending:
+        yield torch.stack(pending)
+
+
+def _content_sha(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(arrays):
+        h.update(key.encode())
+        h.update(np.ascontiguousarray(arrays[key]).tobytes())
+    return h.hexdigest()
+
+
+def make(source: str | Path, extractor, out: str | Path, batch_size: int = 64) -> dict[str, Any]:
+    """Compute and save reference statistics for the images in `source`."""
+    stats = reference_stats(extractor, batches(iter_images(source), batch_size), set_id=Path(source).name)
+    arrays = {"mu": stats.mu, "sigma": stats.sigma, "n": np.array(stats.n),
+              "extractor_id": np.array(extractor.id), "weights_sha256": np.array(extractor.weights_sha256),
+              "preprocessing": np.array(extractor.preprocessing), "set_id": np.array(stats.set_id)}
+    arrays["sha256"] = np.array(_content_sha(arrays))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:
+        np.savez(f, **arrays)
+    return info(out)
+
+
+def load(path: str | Path) -> tuple[ReferenceStats, dict[str, Any]]:
+    """(statistics, metadata) of a reference file, after checking its embedded sha256."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable reference-statistics .npz ({exc})") from exc
+    missing = {"mu", "sigma", "n", "extractor_id", "sha256"} - set(arrays)
+    if missing:
+        raise ValueError(f"{path}: not a ddmd-bench reference file (missing {sorted(missing)})")
+    stored = str(arrays.pop("sha256"))
+    if _content_sha(arrays) != stored:
+        raise ValueError(f"{path}: content does not match its recorded sha256 (corrupted or edited)")
+    meta = {k: (v.item() if v.ndim == 0 else v.shape) for k, v in arrays.items()}
+    meta["sha256"] = stored
+    stats = ReferenceStats(arrays["mu"], arrays["sigma"], int(arrays["n"]), str(arrays["extractor_id"]),
+                           str(arrays["set_id"]))
+    return stats, meta
+
+
+def info(path: str | Path) -> dict[str, Any]:
+    """Metadata of a reference file (for `stats info`)."""
+    _, meta = load(path)
+    meta["mu"], meta["sigma"] = list(meta["mu"]), list(meta["sigma"])
+    return {"path": str(path), **meta}
