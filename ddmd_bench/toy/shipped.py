@@ -8,7 +8,6 @@ that names the file and the command that regenerates it.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import platform
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from ddmd_bench.resolver import sha256_file
 
 MANIFEST = "manifest.json"
 
@@ -37,15 +38,6 @@ def weights_dir() -> Path:
     """Folder of the shipped weights (overridable with DDMD_BENCH_TOY_WEIGHTS, e.g. for tests)."""
     override = os.environ.get("DDMD_BENCH_TOY_WEIGHTS")
     return Path(override) if override else Path(str(resources.files("ddmd_bench.toy") / "weights"))
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_manifest(folder: Path | None = None) -> dict[str, Any]:
