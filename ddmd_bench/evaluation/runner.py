@@ -88,7 +88,8 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     latency = latency_mod.measure(lambda: generator.generate([prompts[0]], [protocol.seed_base]),
                                   latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
                                                                ("warmup", "rounds", "batch_size")}),
-                                  device, protocol.latency.get("what", "generate()"))
+                                  device, protocol.latency.get("what", "generate()"),
+                                  getattr(generator, "stage_seconds", None))
     record = build_record(generator, protocol, prompts, results, latency, device, started,
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,

@@ -65,6 +65,10 @@ class ToyGenerator:
             raise ValueError(f"got {len(prompts)} prompts but {len(seeds)} seeds")
         return self.sampler.sample(prompts, seeds)
 
+    def stage_seconds(self) -> dict[str, float]:
+        """Wall time of each stage of the last `generate` call."""
+        return dict(self.sampler.last_stage_seconds)
+
     @property
     def nfe(self) -> int:
         """Denoiser evaluations per image; a flow-Heun step evaluates twice (except the last)."""

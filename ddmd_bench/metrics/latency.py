@@ -38,17 +38,27 @@ def _time_once(fn: Callable[[], Any], device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, what: str) -> dict[str, Any]:
-    """Time `fn`: the first call is the cold start, then `warmup` untimed calls, then `rounds` timed calls."""
+def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, what: str,
+            stages: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+    """Time `fn`: the first call is the cold start, then `warmup` untimed calls, then `rounds` timed calls.
+
+    `stages`, if given, returns the per-stage wall times of the call just made; their medians are reported.
+    """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     cold = _time_once(fn, device)
     for _ in range(config.warmup):
         fn()
-    samples = [_time_once(fn, device) for _ in range(config.rounds)]
+    samples, per_stage = [], []
+    for _ in range(config.rounds):
+        samples.append(_time_once(fn, device))
+        if stages is not None:
+            per_stage.append(stages())
     out = {"unit": "s", "what": what, "timer": "cuda-events" if device.type == "cuda" else "perf_counter",
            "batch_size": config.batch_size, "warmup": config.warmup, "cold_start": cold,
            **F.quantile_summary(samples)}
+    if per_stage:
+        out["stages_median"] = {k: F.quantile_summary([s[k] for s in per_stage])["median"] for k in per_stage[0]}
     if device.type == "cuda":
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
     return out

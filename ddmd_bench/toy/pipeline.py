@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from ddmd_bench.registry import Registry
@@ -54,17 +56,24 @@ class ToySampler:
         self.model, self.tokenizer, self.scheduler = model.eval(), tokenizer, scheduler
         self.steps, self.guidance = steps, guidance
         self.calls = 0  # denoiser forward passes (a batch counts once), for recipe tests and NFE accounting
+        self.last_stage_seconds: dict[str, float] = {}
 
     @torch.no_grad()
     def sample(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:
-        """Generate one image per (prompt, seed)."""
+        """Generate one image per (prompt, seed); per-stage wall times land in `last_stage_seconds`."""
+        t0 = time.perf_counter()
         cond = self._conditioning(prompts)
+        t1 = time.perf_counter()
         x = initial_noise(seeds)
         self.scheduler.set_timesteps(self.steps)
         for t in self.scheduler.timesteps:
             v = self._velocity(x, t, cond)
             x = self.scheduler.step(v, t, x, return_dict=False)[0]
-        return to_uint8(x)
+        t2 = time.perf_counter()
+        images = to_uint8(x)  # pixel space: "decoding" is the conversion to uint8 (no VAE)
+        self.last_stage_seconds = {"text_encoding": t1 - t0, "denoising": t2 - t1,
+                                   "decoding": time.perf_counter() - t2}
+        return images
 
     def _conditioning(self, prompts: list[str]):
         ids = text.tokenize(self.tokenizer, prompts)
