@@ -23,10 +23,10 @@ class TransformerConfig:
     in_channels: int = 3
     out_channels: int = 3
     num_layers: int = 4
-    attention_head_dim: int = 16
-    num_attention_heads: int = 6
+    attention_head_dim: int = 32
+    num_attention_heads: int = 4
     joint_attention_dim: int = 64  # = text encoder width
-    caption_projection_dim: int = 96  # = heads * head_dim
+    caption_projection_dim: int = 128  # = heads * head_dim
     pooled_projection_dim: int = 64
     pos_embed_max_size: int = world.RESOLUTION // 2
 

@@ -28,14 +28,14 @@ class TeacherTrainConfig:
     """Hyperparameters of the toy teacher run (the shipped teacher used the defaults)."""
 
     model: TeacherConfig = field(default_factory=TeacherConfig)
-    steps: int = 5000
+    steps: int = 3600
     batch_size: int = 128
-    lr: float = 5e-4
+    lr: float = 1e-3
     warmup_steps: int = 200
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     p_uncond: float = 0.15  # prompt dropout to "" trains the unconditional branch used by CFG
-    ema_decay: float = 0.999
+    ema_decay: float = 0.998
     seed: int = 0
     save_every: int = 100
 
