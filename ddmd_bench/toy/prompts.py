@@ -7,11 +7,11 @@ import numpy as np
 from ddmd_bench.prompts import PromptSet
 from ddmd_bench.toy import world
 
-N_HELD_IN, N_HELD_OUT = 384, 96
+N_HELD_IN, N_HELD_OUT = 256, 64
 
 
 def toy_prompt_set(seed: int = 0) -> PromptSet:
-    """480 prompts; every fifth is a held-out combination, so any prefix keeps both splits in proportion."""
+    """320 prompts; every fifth is a held-out combination, so any prefix keeps both splits in proportion."""
     rng = np.random.default_rng([seed, 0x9A0])
     held_in = _draw(rng, world.all_combinations(held_out=False), N_HELD_IN)
     held_out = _draw(rng, world.all_combinations(held_out=True), N_HELD_OUT)

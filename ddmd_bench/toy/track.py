@@ -108,7 +108,7 @@ def metric_specs() -> dict[str, dict[str, Any]]:
 
 
 def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
-    """The toy protocol (480 prompts) or a prefix of it (a different protocol, named so)."""
+    """The toy protocol (320 prompts) or a prefix of it (a different protocol, named so)."""
     prompts = toy_prompt_set()
     if limit is not None:
         if limit < 1:
@@ -126,6 +126,6 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         metrics=metric_specs(),
         latency={**asdict(LATENCY), "device": "cpu", "what": "generate() for one prompt: text encoding, "
                  "denoising loop, uint8 conversion"},
-        description="Embedded toy text-to-image world, 16x16 RGB; 384 held-in + 96 held-out prompts.",
+        description="Embedded toy text-to-image world, 16x16 RGB; 256 held-in + 64 held-out prompts.",
     )
     return protocol, ToyContext(prompts)

@@ -16,9 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_toy_prompt_set_is_deterministic_and_interleaved():
     a, b = toy_prompt_set(), toy_prompt_set()
-    assert a == b and len(a.prompts) == 480
+    assert a == b and len(a.prompts) == 320
     held_out = [world.is_held_out(world.parse_prompt(p)) for p in a.prompts]
-    assert sum(held_out) == 96 and all(held_out[i] == (i % 5 == 4) for i in range(480))
+    assert sum(held_out) == 64 and all(held_out[i] == (i % 5 == 4) for i in range(320))
 
 
 def test_shipped_prompt_file_matches_the_generator_and_manifest():
