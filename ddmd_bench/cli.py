@@ -120,7 +120,7 @@ def _train_command(name: str, help_text: str):
     return command
 
 
-_train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~45 CPU-minutes).")
+_train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~50 CPU-minutes).")
 _train_command("classifier", "Train the toy attribute classifier (prompt accuracy, toy FID features).")
 _train_command("clip", "Train the toy CLIP model (open_clip custom config) for the toy CLIP score.")
 
