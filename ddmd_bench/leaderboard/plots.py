@@ -20,6 +20,15 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> l
     return front
 
 
+def _plain_log_ticks(axis) -> None:
+    # Ticks at 1, 2, 5 x 10^k written as plain numbers; the default minor labels overlap on short log ranges.
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, front: bool):
     import matplotlib
 
@@ -40,8 +49,10 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
             ax.legend(fontsize=7)
         if log_x:
             ax.set_xscale("log")
+            _plain_log_ticks(ax.xaxis)
         if metric == "fid":
             ax.set_yscale("log")
+            _plain_log_ticks(ax.yaxis)
         ax.set_xlabel(x_label)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
