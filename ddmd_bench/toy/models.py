@@ -83,10 +83,3 @@ def build_teacher(config: TeacherConfig | None = None, seed: int = 0) -> tuple[T
         torch.manual_seed(seed)
         model = ToyDenoiser(config or TeacherConfig(), tokenizer)
     return model, tokenizer
-
-
-def build_scheduler(config: TeacherConfig, name: str = "flow-euler"):
-    """A diffusers scheduler for sampling the toy teacher (see `SCHEDULERS`)."""
-    from ddmd_bench.toy.pipeline import SCHEDULERS
-
-    return SCHEDULERS.get(name)(config)
