@@ -86,16 +86,80 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
 
 # ---------------------------------------------------------------------------------------------------- train
 
-@main.group()
+class _TrainGroup(click.Group):
+    """`train` subcommands are the toy track's own models plus every distillation preset (presets.py)."""
+
+    def list_commands(self, ctx):
+        from ddmd_bench.training.presets import PRESETS
+
+        return super().list_commands(ctx) + PRESETS.names()
+
+    def get_command(self, ctx, name):
+        from ddmd_bench.training.presets import PRESETS
+
+        command = super().get_command(ctx, name)
+        if command is None and name in PRESETS:
+            return _preset_command(name)
+        return command
+
+    def resolve_command(self, ctx, args):
+        if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
+            from ddmd_bench.registry import unknown_name_message
+
+            raise click.UsageError(unknown_name_message("training preset or model", args[0],
+                                                        self.list_commands(ctx)))
+        return super().resolve_command(ctx, args)
+
+
+@main.group(cls=_TrainGroup)
 def train() -> None:
-    """Train models. On the toy track: the teacher and the metric models that ship with ddmd-bench.
+    """Train models: distillation presets (Decoupled DMD, DMD2, ablations) and the toy track's own models.
 
     \b
     Examples:
+      ddmd-bench train toy-ddmd-4step                       # Decoupled DMD, 4-step toy student
+      ddmd-bench train toy-dmd-4step --set loss.guidance=2  # DMD2 baseline with another CFG scale
+      ddmd-bench train toy-ddmd-4step --ship                # add the student to the default leaderboard
       ddmd-bench train teacher --track toy --out runs/toy-teacher --ship
-      ddmd-bench train classifier --track toy --ship
-    Distillation presets (Decoupled DMD, DMD2 and the ablations) arrive with the reference trainer.
+    Re-running the same command resumes from the last checkpoint in --out.
     """
+
+
+def _preset_command(preset: str) -> click.Command:
+    from ddmd_bench.training.presets import get_preset
+
+    cfg = get_preset(preset)
+
+    @click.command(name=preset, help=f"Distil with preset {preset}: schedule {cfg.loss.schedule}, "
+                   f"normalisation {cfg.loss.normalization}, terms {cfg.loss.terms}, guidance {cfg.loss.guidance:g}, "
+                   f"{cfg.student_steps}-step student, {cfg.steps} updates.")
+    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+                  help="Run folder (default runs/<preset>). Re-running the same command resumes.")
+    @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                  help="Override a config field, e.g. --set loss.guidance=2 --set lora_rank=0 --set steps=100.")
+    @click.option("--prompts", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="Training prompts file (diffusers teachers; the toy track uses its world's captions).")
+    @click.option("--ship", is_flag=True, help="Copy the EMA student into the package (toy presets).")
+    @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
+    def command(out, overrides, prompts, ship, threads):
+        import shlex
+        import sys
+
+        import torch
+
+        from ddmd_bench.training.run import parse_overrides, run_preset
+
+        if threads:
+            torch.set_num_threads(threads)
+        logging.getLogger("ddmd_bench").setLevel(logging.INFO)
+        try:
+            info = run_preset(preset, out or Path("runs") / preset, parse_overrides(overrides), prompts, ship,
+                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+        except (ValueError, KeyError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        click.echo(json.dumps(info, indent=1, default=str))
+
+    return command
 
 
 def _train_command(name: str, help_text: str):
@@ -123,6 +187,65 @@ def _train_command(name: str, help_text: str):
 _train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~50 CPU-minutes).")
 _train_command("classifier", "Train the toy attribute classifier (prompt accuracy, toy FID features).")
 _train_command("clip", "Train the toy CLIP model (open_clip custom config) for the toy CLIP score.")
+
+
+# ---------------------------------------------------------------------------------------------------- ablation
+
+@main.group()
+def ablation() -> None:
+    """The Decoupled DMD ablation on the toy track: every arm x several seeds, curves and a report.
+
+    \b
+    Examples:
+      ddmd-bench ablation run --out runs/ablation          # resumable; ~3 CPU-hours for 7 arms x 3 seeds
+      ddmd-bench ablation run --seeds 0 --arms toy-dmd-4step,toy-ddmd-4step
+      ddmd-bench ablation report --out runs/ablation --to docs/ablation
+    """
+
+
+@ablation.command(name="run")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/ablation"),
+              show_default=True, help="Folder of all runs; re-running resumes.")
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated training seeds.")
+@click.option("--arms", default=None, help="Comma-separated presets (default: all seven arms).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Student updates per run.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
+def ablation_run(out, seeds, arms, steps, threads):
+    """Train and evaluate every (seed, arm) that is not finished yet."""
+    import torch
+
+    from ddmd_bench.training.ablation import AblationConfig, run_all
+    from ddmd_bench.training.presets import get_preset
+
+    if threads:
+        torch.set_num_threads(threads)
+    logging.getLogger("ddmd_bench").setLevel(logging.INFO)
+    cfg = AblationConfig()
+    chosen = tuple(a.strip() for a in arms.split(",")) if arms else cfg.arms
+    for arm in chosen:
+        try:
+            get_preset(arm)
+        except KeyError as exc:
+            raise click.UsageError(str(exc)) from exc
+    cfg = AblationConfig(arms=chosen, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps or cfg.steps)
+    run_all(cfg, out)
+    click.echo(f"ablation runs in {out}; render with `ddmd-bench ablation report --out {out}`")
+
+
+@ablation.command(name="report")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/ablation"),
+              show_default=True, help="Folder of the ablation runs.")
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/ablation"),
+              show_default=True, help="Where to write table.md, results.json and curves.png.")
+def ablation_report(out, target):
+    """Final table (mean and 95% CI over seeds) and learning curves of whatever has been evaluated."""
+    from ddmd_bench.training.ablation import render_report
+
+    try:
+        folder = render_report(out, target)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo((folder / "table.md").read_text())
 
 
 # ---------------------------------------------------------------------------------------------------- leaderboard

@@ -19,11 +19,22 @@ TOY_GUIDANCE = 3.0
 TOY_STEPS = (50, 8, 4, 1)
 
 
-def default_toy_suite():
-    """The toy generators evaluated by default: the teacher at several step counts, with and without CFG."""
-    from ddmd_bench.generators.toy import ToyGeneratorSpec
+def student_defaults(files: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each shipped student's own sampler: its step count on the DMD chain, no guidance."""
+    return {k.removesuffix(".safetensors"): {"steps": len(v["student_sigmas"]), "scheduler": "flow-dmd",
+                                             "guidance": 1.0}
+            for k, v in files.items() if v.get("kind") == "student"}
 
-    return [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
+
+def default_toy_suite():
+    """The toy generators evaluated by default: the teacher at several step counts with and without CFG, then
+    every shipped student with its own sampler."""
+    from ddmd_bench.generators.toy import ToyGeneratorSpec
+    from ddmd_bench.toy import shipped
+
+    teacher = [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
+    students = [ToyGeneratorSpec(name, **opts) for name, opts in student_defaults(shipped.read_manifest()["files"]).items()]
+    return teacher + students
 
 
 def resolve_generator(text: str):
@@ -31,9 +42,9 @@ def resolve_generator(text: str):
     from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
     from ddmd_bench.toy import shipped
 
-    spec = ToyGeneratorSpec.parse(text)
-    shipped_models = [k.removesuffix(".safetensors") for k, v in shipped.read_manifest()["files"].items()
-                      if v.get("kind") in ("teacher", "student")]
+    files = shipped.read_manifest()["files"]
+    shipped_models = [k.removesuffix(".safetensors") for k, v in files.items() if v.get("kind") in ("teacher", "student")]
+    spec = ToyGeneratorSpec.parse(text, student_defaults(files))
     if spec.model not in shipped_models:
         suite = [s.name for s in default_toy_suite()]
         raise ValueError(unknown_name_message("model", text, suite + shipped_models))

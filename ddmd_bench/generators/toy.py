@@ -29,14 +29,15 @@ class ToyGeneratorSpec:
         return f"toy-{self.model}/{self.scheduler.removeprefix('flow-')}-{self.steps}/{cfg}"
 
     @classmethod
-    def parse(cls, text: str) -> ToyGeneratorSpec:
-        """Inverse of `name`: 'toy-teacher/euler-8/cfg3' or 'teacher:steps=8,guidance=3'."""
+    def parse(cls, text: str, defaults: dict[str, Any] | None = None) -> ToyGeneratorSpec:
+        """Inverse of `name`: 'toy-teacher/euler-8/cfg3' or 'teacher:steps=8,guidance=3'; `defaults` (per model,
+        e.g. a student's own sampler) fill the options that `text` leaves out."""
         m = re.fullmatch(r"toy-(\w[\w-]*)/(\w+)-(\d+)/(nocfg|cfg[\d.]+)", text)
         if m:
             guidance = 1.0 if m[4] == "nocfg" else float(m[4][3:])
             return cls(m[1], int(m[3]), guidance, f"flow-{m[2]}")
         model, _, opts = text.partition(":")
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict((defaults or {}).get(model.removeprefix("toy-"), {}))
         for item in filter(None, opts.split(",")):
             key, _, value = item.partition("=")
             if key not in ("steps", "guidance", "scheduler"):
@@ -56,7 +57,7 @@ class ToyGenerator:
         self.name = spec.name
         model, tokenizer, self._meta = load_denoiser(spec.model)
         self._config = TeacherConfig.from_dict(self._meta["model_config"])
-        self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config), spec.steps,
+        self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps), spec.steps,
                                   spec.guidance)
 
     def generate(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:

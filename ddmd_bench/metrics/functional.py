@@ -141,3 +141,25 @@ def quantile_summary(samples: list[float]) -> dict[str, float]:
     q1, med, q3, p90 = np.quantile(s, [0.25, 0.5, 0.75, 0.9])
     return {"median": float(med), "p90": float(p90), "iqr": float(q3 - q1), "mean": float(s.mean()),
             "min": float(s.min()), "rounds": int(s.size)}
+
+
+def knn_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each row to its k-th nearest other row (the manifold radius of Kynkäänniemi et al. 2019)."""
+    d = _pairwise(features, features)
+    return np.sort(d, axis=1)[:, k]  # column 0 is the point itself (distance 0)
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    sq = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkäänniemi et al. 2019): precision is the fraction of generated samples
+    inside the union of real k-NN balls; recall is the fraction of real samples inside the generated balls."""
+    real_r, fake_r = knn_radii(real, k), knn_radii(fake, k)
+    d = _pairwise(fake, real)  # [n_fake, n_real]
+    precision = float((d <= real_r[None, :]).any(axis=1).mean())
+    recall = float((d.T <= fake_r[None, :]).any(axis=1).mean())
+    return precision, recall

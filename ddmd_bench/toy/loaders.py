@@ -25,12 +25,45 @@ def load_denoiser(name: str = "teacher") -> tuple[ToyDenoiser, object, dict]:
     return _load_denoiser(name, shipped.weights_dir())
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=16)
 def _load_denoiser(name: str, folder: Path) -> tuple[ToyDenoiser, object, dict]:
     state, meta = shipped.load_state_dict(name, folder)
+    if meta.get("kind") == "student":
+        return _load_student(name, state, meta, folder)
     model, tokenizer = build_teacher(TeacherConfig.from_dict(meta["model_config"]))
     _load_strict(model, state, name)
     return model.eval().requires_grad_(False), tokenizer, meta
+
+
+def _load_student(name: str, state: dict[str, torch.Tensor], meta: dict, folder: Path):
+    """A distilled student: the teacher with the shipped LoRA (or full) weights folded in."""
+    teacher, tokenizer, teacher_meta = _load_denoiser("teacher", folder)
+    if meta["teacher_sha256"] != teacher_meta["sha256"]:
+        raise shipped.WeightsError(
+            f"shipped student {name!r} was distilled from teacher {meta['teacher_sha256'][:12]}, but the shipped "
+            f"teacher is {teacher_meta['sha256'][:12]}; retrain it with `{shipped.regenerate_command(name)}`")
+    try:
+        model = student_model(teacher, state, meta["lora_rank"])
+    except KeyError as exc:
+        raise shipped.WeightsError(f"shipped student {name!r}: {exc}; retrain it with "
+                                   f"`{shipped.regenerate_command(name)}`") from exc
+    return model, tokenizer, meta
+
+
+def student_model(teacher: ToyDenoiser, state: dict[str, torch.Tensor], lora_rank: int) -> ToyDenoiser:
+    """The teacher with a student's trained weights (LoRA folded in, or the full transformer) loaded strictly."""
+    import copy
+
+    from ddmd_bench.training import lora
+
+    state = {k: v.float() for k, v in state.items()}
+    net = copy.deepcopy(teacher.transformer)
+    if lora_rank:
+        lora.add_lora(net, lora_rank)
+    lora.load_trainable_state(net, state)
+    model = copy.deepcopy(teacher)
+    model.transformer.load_state_dict(lora.merged_state(net) if lora_rank else net.state_dict())
+    return model.eval().requires_grad_(False)
 
 
 def load_classifier() -> tuple[AttributeClassifier, dict]:

@@ -15,26 +15,40 @@ SCHEDULERS: Registry = Registry("toy scheduler")
 
 
 @SCHEDULERS.register("flow-euler")
-def _flow_euler(config: TeacherConfig):
+def _flow_euler(config: TeacherConfig, steps: int):
     from diffusers import FlowMatchEulerDiscreteScheduler
 
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift)
 
 
 @SCHEDULERS.register("flow-heun")
-def _flow_heun(config: TeacherConfig):
+def _flow_heun(config: TeacherConfig, steps: int):
     from diffusers import FlowMatchHeunDiscreteScheduler
 
     return FlowMatchHeunDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift)
 
 
 @SCHEDULERS.register("flow-unipc")
-def _flow_unipc(config: TeacherConfig):
+def _flow_unipc(config: TeacherConfig, steps: int):
     from diffusers import UniPCMultistepScheduler
 
     return UniPCMultistepScheduler(
         prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=config.scheduler_shift
     )
+
+
+@SCHEDULERS.register("flow-dmd")
+def _flow_dmd(config: TeacherConfig, steps: int):
+    """DMD students' chain: predict x0, re-noise with fresh noise at the next level (diffusers' stochastic flow
+    Euler). `shift_terminal = 1/steps` stretches the grid to 1, 1 - 1/k, ..., 1/k: DMD2's [999, 749, 499, 249]."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    terminal = 1.0 / steps if steps > 1 else None
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift,
+                                           stochastic_sampling=True, shift_terminal=terminal)
+
+
+STEP_NOISE_OFFSET = 10**9  # step-noise generators of stochastic samplers: seed + offset, disjoint from x_T's
 
 
 def initial_noise(seeds: list[int], channels: int = 3, size: int = RESOLUTION) -> torch.Tensor:
@@ -66,9 +80,12 @@ class ToySampler:
         t1 = time.perf_counter()
         x = initial_noise(seeds)
         self.scheduler.set_timesteps(self.steps)
+        step_noise = None
+        if self.scheduler.config.get("stochastic_sampling"):  # per-sample generators: batch-size independent
+            step_noise = [torch.Generator().manual_seed(s + STEP_NOISE_OFFSET) for s in seeds]
         for t in self.scheduler.timesteps:
             v = self._velocity(x, t, cond)
-            x = self.scheduler.step(v, t, x, return_dict=False)[0]
+            x = self.scheduler.step(v, t, x, generator=step_noise, return_dict=False)[0]
         t2 = time.perf_counter()
         images = to_uint8(x)  # pixel space: "decoding" is the conversion to uint8 (no VAE)
         self.last_stage_seconds = {"text_encoding": t1 - t0, "denoising": t2 - t1,

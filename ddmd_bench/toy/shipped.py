@@ -60,7 +60,7 @@ def entry(name: str, folder: Path | None = None) -> dict[str, Any]:
 
 def regenerate_command(name: str) -> str:
     """The command that rebuilds shipped model `name`."""
-    return REGENERATE.get(name, f"ddmd-bench train {name} --track toy --ship")
+    return REGENERATE.get(name, f"ddmd-bench train toy-{name} --ship")
 
 
 def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,0 +1,41 @@
+"""Training presets as data: the toy baselines of the trainer issue and the paper's ablation arms.
+
+The DMD baseline is DMD2's loss (coupled schedule, shared CFG normaliser); the decoupled arms use per-branch
+normalisation (the best available form, ALGORITHMS.md section 4), so schedule and normaliser both change between
+DMD and Decoupled DMD, as in the paper. Guidance 3 is the toy teacher's shipped CFG scale.
+"""
+
+from __future__ import annotations
+
+from ddmd_bench.registry import Registry
+from ddmd_bench.training.config import DistillConfig
+from ddmd_bench.training.losses import DMDLossConfig
+
+PRESETS: Registry = Registry("training preset")
+
+_FOUR, _ONE = 4, 1
+
+
+def _toy(schedule: str, normalization: str = "per_branch", terms: str = "both", sigmas=_FOUR,
+         **kw) -> DistillConfig:
+    return DistillConfig(loss=DMDLossConfig(schedule=schedule, normalization=normalization, terms=terms),
+                         student_steps=sigmas, **kw)
+
+
+PRESETS.add("toy-dmd-4step", _toy("coupled", "shared_cfg"))
+PRESETS.add("toy-ddmd-full-4step", _toy("decoupled-full"))
+PRESETS.add("toy-ddmd-constrained-4step", _toy("decoupled-constrained"))
+PRESETS.add("toy-ddmd-4step", _toy("decoupled-hybrid"))
+PRESETS.add("toy-ca-only-4step", _toy("decoupled-hybrid", terms="ca"))
+PRESETS.add("toy-dm-only-4step", _toy("decoupled-hybrid", terms="dm"))
+PRESETS.add("toy-dmd-1step", _toy("coupled", "shared_cfg", sigmas=_ONE))
+PRESETS.add("toy-ddmd-1step", _toy("decoupled-hybrid", sigmas=_ONE))
+# No CFG at all: the unconditional case, where CA vanishes and only DM remains.
+PRESETS.add("toy-uncond-dmd-4step", DistillConfig(
+    loss=DMDLossConfig(schedule="coupled", normalization="per_branch", terms="dm", guidance=1.0),
+    unconditional=True))
+
+
+def get_preset(name: str) -> DistillConfig:
+    """A preset by name (did-you-mean error on a typo)."""
+    return PRESETS.get(name)

@@ -1,0 +1,248 @@
+"""The distillation loop: student + fake model against a frozen teacher, with EMA, TTUR, resume and DDP.
+
+Resume is re-running the same command: every random draw of step k comes from a generator seeded by (seed, k), so
+a resumed CPU run continues bit-for-bit where it stopped. Under `torchrun`, each rank takes its slice of the same
+global batch (all draws are made at global size and sliced), so the loss trajectory matches one process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ddmd_bench.training import distributed as dist_utils
+from ddmd_bench.training import functional as F
+from ddmd_bench.training import lora
+from ddmd_bench.training.config import DistillConfig
+from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
+from ddmd_bench.training.losses import DMDLoss, fake_loss
+from ddmd_bench.training.runlog import RunLog
+from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
+from ddmd_bench.utils.ema import EMA
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(RuntimeError):
+    """The run produced NaN/inf or exploded; the last good checkpoint is kept."""
+
+
+@dataclass
+class Nets:
+    """The trainable models and their optimisers."""
+
+    student: torch.nn.Module
+    fake: torch.nn.Module | None
+    opt_student: torch.optim.Optimizer
+    opt_fake: torch.optim.Optimizer | None
+    ema: EMA
+
+
+def toy_prompts(cfg: DistillConfig) -> Callable[[int, int], list[str]]:
+    """Training captions of the toy world (noisy alt-text, as the teacher saw them), a function of (step, i)."""
+    from ddmd_bench.toy import world
+
+    def prompts(step: int, n: int) -> list[str]:
+        if cfg.unconditional:
+            return [""] * n
+        seeds = [cfg.seed * 1_000_000_007 + 500_000_000 + step * n + i for i in range(n)]
+        return [world.caption(world.sample_scene(s), s) for s in seeds]
+
+    return prompts
+
+
+def file_prompts(path: str, unconditional: bool) -> Callable[[int, int], list[str]]:
+    """Prompts cycled from a prompt file (any format `ddmd-bench prompts` reads)."""
+    from ddmd_bench import prompts as prompt_sets
+
+    items = prompt_sets.load(path).prompts
+
+    def prompts(step: int, n: int) -> list[str]:
+        return [""] * n if unconditional else [items[(step * n + i) % len(items)] for i in range(n)]
+
+    return prompts
+
+
+class Trainer:
+    """Builds everything from a `DistillConfig` and runs (or resumes) it in `out_dir`."""
+
+    def __init__(self, cfg: DistillConfig, out_dir: str | Path, teacher: TeacherBundle | None = None,
+                 prompts: Callable[[int, int], list[str]] | str | None = None) -> None:
+        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.teacher = teacher or load_teacher(cfg.teacher)
+        self.cfg = cfg = self._check_cfg_support(cfg)
+        self.loss = DMDLoss(cfg.loss, self.teacher)
+        if isinstance(prompts, str):
+            prompts = file_prompts(prompts, cfg.unconditional)
+        self.prompts = prompts or toy_prompts(cfg)
+        self.world = dist_utils.World.current()
+        if cfg.batch_size % self.world.size:
+            raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world.size} processes")
+        self.sigmas = self.teacher.student_sigmas(cfg.student_steps)
+        self.sigmas_pre = F.inverse_time_shift(self.sigmas.double(), cfg.loss.shift).float()
+        with torch.no_grad():
+            self.uncond = self.teacher.encode([""])
+
+    def _check_cfg_support(self, cfg: DistillConfig) -> DistillConfig:
+        if self.teacher.supports_cfg or cfg.loss.guidance == 1.0:
+            return cfg
+        if cfg.loss.terms == "ca":
+            raise ValueError(f"teacher {self.teacher.name} has no unconditional branch, so the CA term cannot be "
+                             f"computed and a CA-only run has nothing to train; use terms 'dm'")
+        log.warning("teacher %s has no unconditional branch: the CA term is disabled (guidance set to 1, "
+                    "DM term only). Train a teacher with prompt dropout to use CFG augmentation.", self.teacher.name)
+        return cfg.with_overrides(**{"loss.guidance": 1.0})
+
+    # ----------------------------------------------------------------------------------------------- set-up
+    def build(self) -> Nets:
+        """Student and fake model initialised from the teacher (LoRA or full), their optimisers and the EMA."""
+        cfg = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.seed)
+            student = self._trainable_copy()
+            fake = self._trainable_copy() if cfg.loss.needs_fake else None
+        opt = lambda net, lr: torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr,
+                                               betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+        return Nets(student, fake, opt(student, cfg.lr), opt(fake, cfg.lr_fake) if fake is not None else None,
+                    EMA(student, cfg.ema_decay))
+
+    def _trainable_copy(self) -> torch.nn.Module:
+        net = self.teacher.copy_net()
+        return lora.add_lora(net, self.cfg.lora_rank) if self.cfg.lora_rank else net
+
+    # --------------------------------------------------------------------------------------------- the loop
+    def run(self) -> Path:
+        """Train to `cfg.steps` (resuming if a state exists); returns the exported EMA student's path."""
+        cfg, w = self.cfg, self.world
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        nets = self.nets = self.build()
+        start = self._resume(nets)
+        student, fake = w.wrap(nets.student), w.wrap(nets.fake) if nets.fake is not None else None
+        runlog = RunLog(self.out_dir, start) if w.is_main else None
+        self.last_good = start
+        for step in range(start, cfg.steps):
+            record = self.step(step, nets, student, fake)
+            if runlog:
+                runlog.write(record)
+            if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
+                self._save(nets, step + 1)
+                if runlog:
+                    runlog.flush()
+            if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0 and w.is_main:
+                self.export(nets.ema.shadow, self.out_dir / "snapshots" / f"step-{step + 1:06d}.safetensors")
+        if runlog:
+            runlog.close()
+        return self.export(nets.ema.shadow, self.out_dir / "student.safetensors") if w.is_main else self.out_dir
+
+    def step(self, step: int, nets: Nets, student: torch.nn.Module, fake: torch.nn.Module | None) -> dict[str, Any]:
+        """One student update and `fake_updates` fake updates."""
+        cfg, w, t0 = self.cfg, self.world, time.perf_counter()
+        gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+        n, rows = cfg.batch_size, w.rows(cfg.batch_size)
+        cond = self.teacher.encode(self.prompts(step, n)[rows])
+        uncond = tuple(u.expand(rows.stop - rows.start, *u.shape[1:]) for u in self.uncond)
+        lr_scale = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+        x, sigma_pre = self._generate(step, nets.student, student, cond, gen, rows)
+        loss, stats = self.loss(x, sigma_pre, cond, uncond, nets.fake, gen, rows)
+        if cfg.kl_weight:
+            kl = F.mean_variance_kl(x, *cfg.kl_target)
+            stats["kl"] = kl.item()
+            loss = loss + cfg.kl_weight * kl
+        self._check(step, loss if not stats["nonfinite"] else torch.tensor(float("nan")), x,
+                    what="generator loss" if not stats["nonfinite"] else "a teacher/fake prediction")
+        grad_norm = self._update(nets.opt_student, student, loss, cfg.lr * lr_scale)
+        nets.ema.update(nets.student)
+        fake_losses = []
+        for _ in range(cfg.fake_updates if fake is not None else 0):
+            fl = fake_loss(self.teacher, fake, x, cond, gen, cfg.loss.clip, rows, n)
+            self._check(step, fl, None, what="fake-model loss")
+            self._update(nets.opt_fake, fake, fl, cfg.lr_fake * lr_scale)
+            fake_losses.append(fl.detach())
+        return {"step": step + 1, "loss": w.mean(loss.detach()), "grad_norm": grad_norm,
+                "fake_loss": w.mean(torch.stack(fake_losses).mean()) if fake_losses else None,
+                "x_mean": w.mean(x.detach().mean()), "x_std": w.mean(x.detach().std()),
+                "lr": cfg.lr * lr_scale, "lr_fake": cfg.lr_fake * lr_scale,
+                **{k: w.mean(torch.tensor(v)) for k, v in stats.items()}, "sec": time.perf_counter() - t0}
+
+    def _generate(self, step, student_module, student, cond, gen, rows) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backward simulation (DMD2): run the student without grad to a random step of its grid, then once with
+        grad. Each sample picks its own step; the chain is predict-x0 / re-noise with fresh noise."""
+        n, k = self.cfg.batch_size, len(self.sigmas)
+        index = torch.randint(k, (n,), generator=gen)
+        shape = (n, *self.teacher.sample_shape)
+        z = torch.randn(shape, generator=gen)[rows]
+        renoise = [torch.randn(shape, generator=gen)[rows] for _ in range(k - 1)]
+        idx = index[rows]
+        p = self.teacher.parameterization
+        with torch.no_grad():
+            for j in range(int(idx.max())):
+                sigma_j = self.sigmas[j].expand(z.shape[0])
+                x0 = self.teacher.x0(student_module, z, sigma_j, cond)
+                z_next = p.add_noise(x0, renoise[j], self.sigmas[j + 1].expand(z.shape[0]))
+                z = torch.where((idx > j).view(-1, 1, 1, 1), z_next, z)
+        x = self.teacher.x0(student, z, self.sigmas[idx], cond)
+        return x, self.sigmas_pre[index]
+
+    def _update(self, opt: torch.optim.Optimizer, net: torch.nn.Module, loss: torch.Tensor, lr: float) -> float:
+        for group in opt.param_groups:
+            group["lr"] = lr
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], self.cfg.grad_clip)
+        opt.step()
+        return float(norm)
+
+    def _check(self, step: int, loss: torch.Tensor, x: torch.Tensor | None, what: str = "generator loss") -> None:
+        where = f"{self.out_dir / 'state.pt'} (step {self.last_good})" if self.last_good else "none yet"
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(f"{what} became {loss.item()} at step {step + 1}; stopped before updating. "
+                                   f"Last good checkpoint: {where}. Lower the learning rate or guidance.")
+        if x is not None and float(x.detach().std()) > self.cfg.divergence_std:
+            raise TrainingDiverged(
+                f"student output std {float(x.detach().std()):.2f} exceeds {self.cfg.divergence_std} at step "
+                f"{step + 1} (variance blow-up, the CA-collapse signature); last good checkpoint: {where}")
+
+    # ------------------------------------------------------------------------------------ state and export
+    def _save(self, nets: Nets, step: int) -> None:
+        if self.world.is_main:
+            state = {"student": lora.trainable_state(nets.student), "opt_student": nets.opt_student.state_dict(),
+                     "ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates,
+                     "step": step, "config": json.dumps(self.cfg.to_dict())}
+            if nets.fake is not None:
+                state |= {"fake": lora.trainable_state(nets.fake), "opt_fake": nets.opt_fake.state_dict()}
+            atomic_save(state, self.out_dir / "state.pt")
+        self.last_good = step
+        self.world.barrier()
+
+    def _resume(self, nets: Nets) -> int:
+        state = load_state(self.out_dir / "state.pt")
+        if state is None:
+            return 0
+        saved = json.loads(state["config"])
+        if saved != json.loads(json.dumps(self.cfg.to_dict())):
+            raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
+                             f"delete {self.out_dir / 'state.pt'}")
+        lora.load_trainable_state(nets.student, state["student"])
+        nets.opt_student.load_state_dict(state["opt_student"])
+        lora.load_trainable_state(nets.ema.shadow, state["ema"])
+        nets.ema.updates = state["ema_updates"]
+        if nets.fake is not None:
+            lora.load_trainable_state(nets.fake, state["fake"])
+            nets.opt_fake.load_state_dict(state["opt_fake"])
+        log.info("resuming %s at step %d", self.out_dir, state["step"])
+        return int(state["step"])
+
+    def export(self, net: torch.nn.Module, path: Path) -> Path:
+        """The student's trainable weights (LoRA or full) as safetensors, with the resolved config inside."""
+        meta = {"distill_config": json.dumps(self.cfg.to_dict()), "teacher": self.teacher.name,
+                "teacher_extras": json.dumps({k: v for k, v in self.teacher.extras.items()
+                                              if isinstance(v, (str, int, float, dict))}),
+                "student_sigmas": json.dumps([float(v) for v in self.sigmas]), "lora_rank": str(self.cfg.lora_rank)}
+        export_safetensors(lora.trainable_state(net), path, meta)
+        return path
