@@ -187,6 +187,7 @@ def _train_command(name: str, help_text: str):
 _train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~50 CPU-minutes).")
 _train_command("classifier", "Train the toy attribute classifier (prompt accuracy, toy FID features).")
 _train_command("clip", "Train the toy CLIP model (open_clip custom config) for the toy CLIP score.")
+_train_command("reward", "Train the toy reward model (ImageReward architecture) on synthetic preferences.")
 
 
 # ---------------------------------------------------------------------------------------------------- ablation

@@ -92,3 +92,21 @@ def _load_clip(folder: Path) -> tuple[object, object, object, dict]:
     model, preprocess, tokenizer = build_clip()
     _load_strict(model, {k: v.float() for k, v in state.items()}, "clip")
     return model.eval().requires_grad_(False), preprocess, tokenizer, meta
+
+
+def load_reward() -> tuple[object, object, dict]:
+    """(toy reward model, toy tokenizer, manifest entry)."""
+    return _load_reward(shipped.weights_dir())
+
+
+@lru_cache(maxsize=2)
+def _load_reward(folder: Path) -> tuple[object, object, dict]:
+    from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel
+    from ddmd_bench.toy import text
+
+    state, meta = shipped.load_state_dict("reward", folder)
+    cfg = meta["model_config"]
+    config = ImageRewardConfig(**{**cfg, "head": tuple(cfg["head"]), "head_dropout": tuple(cfg["head_dropout"])})
+    model = ImageRewardModel(config)
+    _load_strict(model, state, "reward")
+    return model.eval().requires_grad_(False), text.build_tokenizer(), meta

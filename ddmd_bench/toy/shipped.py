@@ -27,6 +27,7 @@ REGENERATE = {
     "teacher": "ddmd-bench train teacher --track toy --ship",
     "classifier": "ddmd-bench train classifier --track toy --ship",
     "clip": "ddmd-bench train clip --track toy --ship",
+    "reward": "ddmd-bench train reward --track toy --ship",
 }
 
 

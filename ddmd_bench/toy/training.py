@@ -81,6 +81,24 @@ def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     return _maybe_ship("clip", path, info, ship)
 
 
+def train_reward(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
+    """Train the toy reward model (ImageReward architecture) on synthetic preferences; report pairwise accuracy."""
+    from ddmd_bench.toy.reward import RewardTrainConfig, pairwise_accuracy, train_reward as fit
+
+    cfg = RewardTrainConfig() if steps is None else replace(RewardTrainConfig(), steps=steps)
+    t0 = time.perf_counter()
+    model = fit(cfg)
+    seconds = time.perf_counter() - t0
+    acc = {"held_in": pairwise_accuracy(model), "held_out": pairwise_accuracy(model, held_out=True)}
+    log.info("reward: %.0fs, pairwise accuracy %s", seconds, acc)
+    path = out_dir / "reward.safetensors"
+    export_safetensors(model.state_dict(), path, {"train_config": json.dumps(asdict(cfg))})
+    info = {"kind": "reward", "model_config": asdict(model.config), "train_config": asdict(cfg),
+            "command": _command(), "commit": shipped.git_commit(), "train_seconds": round(seconds, 1),
+            "threads": torch.get_num_threads(), "pairwise_accuracy_on_1024_fresh_pairs": acc}
+    return _maybe_ship("reward", path, info, ship)
+
+
 def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool) -> dict[str, Any]:
     if ship:
         target = shipped.ship(name, path, info)
@@ -88,4 +106,4 @@ def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool) -> dict
     return {"path": str(path), "shipped": ship, **info}
 
 
-TRAINERS = {"teacher": train_teacher, "classifier": train_classifier, "clip": train_clip}
+TRAINERS = {"teacher": train_teacher, "classifier": train_classifier, "clip": train_clip, "reward": train_reward}
