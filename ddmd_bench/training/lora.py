@@ -40,9 +40,9 @@ def load_trainable_state(net: torch.nn.Module, state: dict[str, torch.Tensor]) -
 
 def merged_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Base-model state dict with every LoRA update folded in (W + B A scale), keys as in the plain model."""
-    from peft.tuners.tuners_utils import BaseTunerLayer
-
     import copy
+
+    from peft.tuners.tuners_utils import BaseTunerLayer
 
     net = copy.deepcopy(net)
     for module in net.modules():

@@ -12,7 +12,7 @@ from scipy import stats
 
 from ddmd_bench.cli import main
 from ddmd_bench.metrics.functional import precision_recall
-from ddmd_bench.training.ablation import final_table, collect, mean_ci, render_report
+from ddmd_bench.training.ablation import collect, final_table, mean_ci, render_report
 
 
 def test_precision_recall_golden():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 import hashlib
+
+import torch
 
 from ddmd_bench.training.denoisers import TeacherBundle, _sd3_call, flow_few_step_scheduler
 from ddmd_bench.training.parameterization import PARAMETERIZATIONS
@@ -32,7 +32,7 @@ def tiny_flow_bundle(dtype=torch.float32, seed: int = 0, supports_cfg: bool = Tr
                          supports_cfg=supports_cfg)
 
 
-def write_clip_tokenizer(folder) -> "CLIPTokenizer":
+def write_clip_tokenizer(folder):
     """A character-level CLIP BPE tokenizer (vocab.json + merges.txt written here), loaded from the folder."""
     import json
     import string
@@ -80,8 +80,12 @@ def tiny_sd_pipeline(folder, prediction_type: str = "epsilon"):
 
 def tiny_sd3_pipeline(folder):
     """A StableDiffusion3Pipeline with a 1-layer MMDiT, two 1-layer CLIP encoders and no T5 (random)."""
-    from diffusers import (AutoencoderKL, FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel,
-                           StableDiffusion3Pipeline)
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
     from transformers import CLIPTextModelWithProjection
 
     torch.manual_seed(0)

@@ -1,0 +1,58 @@
+"""torch.distributed plumbing shared by the trainer and the evaluation runner: ranks from torchrun, batch slices,
+DDP wrapping, mean-reduced log values, barriers."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True, slots=True)
+class World:
+    """This process's place in the job (size 1 when not launched by torchrun)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @classmethod
+    def current(cls) -> World:
+        """Initialise the process group from torchrun's environment (gloo on CPU, nccl on GPU) if needed."""
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return cls()
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes files."""
+        return self.rank == 0
+
+    def rows(self, global_batch: int) -> slice:
+        """This rank's contiguous slice of the global batch."""
+        per = global_batch // self.size
+        return slice(self.rank * per, (self.rank + 1) * per)
+
+    def wrap(self, net: torch.nn.Module) -> torch.nn.Module:
+        """DDP-wrap a trainable module when running on several processes (gradients averaged over ranks)."""
+        if self.size == 1:
+            return net
+        from torch.nn.parallel import DistributedDataParallel
+
+        return DistributedDataParallel(net)
+
+    def mean(self, value: torch.Tensor) -> float:
+        """The mean of a scalar over ranks (for logs)."""
+        if self.size == 1:
+            return float(value)
+        t = value.detach().clone().float().reshape(1)
+        dist.all_reduce(t)
+        return float(t) / self.size
+
+    def barrier(self) -> None:
+        """Wait for every rank (no-op alone)."""
+        if self.size > 1:
+            dist.barrier()
