@@ -55,8 +55,11 @@ def main(verbose: bool) -> None:
 @click.option("--no-leaderboard", is_flag=True, help="Write result records only.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--save-images", is_flag=True, help="Also save every image as PNG next to the record.")
+@click.option("--grid", is_flag=True, help="Save an 8x8 grid of the first 64 images (<record>.grid.png).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved protocol, generators and cost; run nothing.")
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
-             as_json, quiet) -> None:
+             as_json, quiet, save_images, grid, dry_run) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
@@ -67,12 +70,26 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     Examples:
       ddmd-bench evaluate
       ddmd-bench evaluate --model teacher:steps=2,guidance=3 --limit 40 --json
+      ddmd-bench evaluate --model ddmd-4step --grid          # a shipped student, with an image grid
+      ddmd-bench evaluate --dry-run                          # what would run, and what it costs
+      torchrun --nproc-per-node 2 -m ddmd_bench.cli evaluate # shard over processes; same result
+
+    An interrupted run resumes from its finished chunks (results/<protocol>/<model>.work/). Each finished run also
+    writes <model>.samples.jsonl: prompt, seed and every per-sample score.
     """
     from ddmd_bench.evaluation import suite
 
+    if dry_run:
+        try:
+            plan = suite.dry_run(protocol_name, list(models), limit, batch_size, results_dir)
+        except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
+            raise _fail(exc) from exc
+        click.echo(json.dumps(plan, indent=1) if as_json else suite.render_plan(plan))
+        return
     try:
         outcome = suite.evaluate_suite(protocol_name, list(models), limit, batch_size, results_dir,
-                                       None if no_leaderboard else leaderboard_dir, force, progress=not quiet)
+                                       None if no_leaderboard else leaderboard_dir, force, progress=not quiet,
+                                       options=suite.RunOptions(batch_size, not quiet, save_images, grid))
     except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
     if as_json:

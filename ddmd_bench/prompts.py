@@ -86,7 +86,7 @@ def read_text(path: str | Path, name: str, version: int = 1) -> PromptSet:
     """One prompt per line, verbatim; blank lines and carriage returns are errors."""
     path = Path(path)
     text = _text(path)
-    text = text[:-1] if text.endswith("\n") else text
+    text = text.removesuffix("\n")
     lines = text.split("\n") if text else []
     for lineno, line in enumerate(lines, start=1):
         if "\r" in line:

@@ -147,7 +147,7 @@ def _download(spec: WeightSpec) -> Path:
     target = _torch_home() / "hub" / "checkpoints" / spec.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
-    urllib.request.urlretrieve(spec.url, tmp)  # noqa: S310 (fixed https URL from the spec)
+    urllib.request.urlretrieve(spec.url, tmp)
     os.replace(tmp, target)
     return target
 

@@ -41,3 +41,20 @@ def read_record(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return record if record.get("schema_version") == SCHEMA_VERSION else None
+
+
+def write_samples(record: dict[str, Any], prompts: tuple[str, ...], seeds: list[int], path: Path,
+                  image_dir: Path | None = None) -> Path:
+    """The per-sample log (JSON Lines): index, prompt, seed, every metric's per-sample score, image path."""
+    per_sample = {name: m.get("per_sample") for name, m in record["metrics"].items() if m.get("per_sample")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w") as f:
+        for i, (prompt, seed) in enumerate(zip(prompts, seeds)):
+            row = {"index": i, "prompt": prompt, "seed": seed,
+                   "scores": {name: values[i] for name, values in per_sample.items()}}
+            if image_dir is not None:
+                row["image"] = str(image_dir / f"{i:06d}.png")
+            f.write(json.dumps(row) + "\n")
+    os.replace(tmp, path)
+    return path

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
+import tempfile
 import time
 import traceback
 import uuid
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
+from ddmd_bench.evaluation import shards
 from ddmd_bench.evaluation.environment import device_info, environment
 from ddmd_bench.evaluation.records import SCHEMA_VERSION
 from ddmd_bench.metrics import latency as latency_mod
 from ddmd_bench.metrics.base import Metric, MetricValue
 from ddmd_bench.protocols import Protocol
+from ddmd_bench.utils.distributed import World
 
 log = logging.getLogger(__name__)
 
@@ -41,24 +45,6 @@ def check_metric_specs(protocol: Protocol, metrics: dict[str, Metric]) -> None:
             raise ValueError(f"metric {name}: weights {have} differ from the protocol's {want}")
 
 
-def generate_and_score(generator, protocol: Protocol, prompts: tuple[str, ...], metrics: dict[str, Metric],
-                       batch_size: int, progress: bool) -> float:
-    """Feed every batch to every metric; returns the generation time in seconds (metrics excluded)."""
-    seeds = protocol.seeds(len(prompts))
-    gen_seconds = 0.0
-    bar = tqdm(total=len(prompts), desc=generator.name, unit="img", disable=not progress, leave=False)
-    for start in range(0, len(prompts), batch_size):
-        batch_prompts = list(prompts[start:start + batch_size])
-        t0 = time.perf_counter()
-        images = generator.generate(batch_prompts, seeds[start:start + batch_size])
-        gen_seconds += time.perf_counter() - t0
-        for metric in metrics.values():
-            metric.update(images, batch_prompts)
-        bar.update(len(batch_prompts))
-    bar.close()
-    return gen_seconds
-
-
 def compute_all(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
     """Each metric's result, or status 'error' with its traceback (never silently dropped)."""
     out = {}
@@ -75,15 +61,29 @@ def compute_all(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
 
 
 def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: bool = True,
-        device: torch.device | None = None) -> dict[str, Any]:
-    """Evaluate `generator` on `protocol`; returns the result record or raises `MetricFailed`."""
+        device: torch.device | None = None, work_dir: Path | None = None, world: World | None = None,
+        image_dir: Path | None = None) -> dict[str, Any] | None:
+    """Evaluate `generator` on `protocol`; returns the result record (None on ranks other than 0) or raises
+    `MetricFailed`. Chunks of `batch_size` prompts are saved under `work_dir`, so an interrupted run resumes; under
+    torchrun, ranks share the chunks and rank 0 merges them."""
     device = device or torch.device("cpu")
+    world = world or World.current()
     prompts = context.prompt_set.prompts
     metrics = context.build_metrics(protocol)
     check_metric_specs(protocol, metrics)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
-    gen_seconds = generate_and_score(generator, protocol, prompts, metrics, batch_size, progress)
+    plan = shards.ShardPlan(len(prompts), batch_size, world.rank, world.size)
+    key = shards.run_key(protocol.fingerprint, generator.describe(), batch_size)
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
+        shards.generate_chunks(generator, prompts, protocol.seeds(len(prompts)), metrics, plan, work_dir, key,
+                               progress, image_dir)
+        world.barrier()
+        if not world.is_main:
+            return None
+        gen_seconds = shards.merge_chunks(metrics, plan, work_dir, key)
     results = compute_all(metrics)
     latency = latency_mod.measure(lambda: generator.generate([prompts[0]], [protocol.seed_base]),
                                   latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
@@ -93,7 +93,7 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     record = build_record(generator, protocol, prompts, results, latency, device, started,
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
-                           "batch_size": batch_size})
+                           "batch_size": batch_size, "world_size": world.size})
     failed = [n for n, r in results.items() if r["status"] != "ok"]
     if failed:
         raise MetricFailed(f"metrics failed: {', '.join(failed)}", record)

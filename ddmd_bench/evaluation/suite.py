@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,26 @@ class Outcome:
         return "\n".join(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """Per-invocation options of `evaluate` that do not change the numbers."""
+
+    batch_size: int = 96
+    progress: bool = True
+    save_images: bool = False
+    grid: bool = False
+
+
 def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, batch_size: int, results_dir: Path,
-                   leaderboard_dir: Path | None, force: bool, progress: bool = True) -> Outcome:
-    """Evaluate each model (default: the toy suite); all inputs are checked before any generation starts."""
+                   leaderboard_dir: Path | None, force: bool, progress: bool = True,
+                   options: RunOptions | None = None) -> Outcome:
+    """Evaluate each model (default: the toy suite); all inputs are checked before any generation starts.
+
+    Under torchrun every rank calls this; chunks are shared, rank 0 merges, writes records and the leaderboard."""
+    from ddmd_bench.utils.distributed import World
+
+    options = options or RunOptions(batch_size, progress)
+    world = World.current()
     protocol, context = get_protocol(protocol_name, limit)
     generators = [resolve_generator(m) for m in models] if models else \
         [resolve_generator(s.name) for s in default_toy_suite()]
@@ -95,25 +113,41 @@ def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, bat
         if record is not None:
             outcome.reused.append(gen.name)
         else:
-            record = _run_one(gen, protocol, context, batch_size, progress, results_dir, outcome)
+            record = _run_one(gen, protocol, context, options, results_dir, outcome, world, force)
             if record is None:
                 continue
         outcome.records.append(record)
-    if leaderboard_dir is not None and outcome.records:
+    if leaderboard_dir is not None and outcome.records and world.is_main:
         outcome.leaderboard = store.path_for(leaderboard_dir, protocol)
         outcome.added = sum(store.append(leaderboard_dir, protocol, r) for r in outcome.records)
     return outcome
 
 
-def _run_one(gen, protocol, context, batch_size, progress, results_dir, outcome) -> dict | None:
+def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, world, force) -> dict | None:
     path = records.record_path(results_dir, protocol.slug, gen.name)
+    work_dir = path.with_suffix(".work")  # finished chunks: an interrupted run resumes from here
+    image_dir = path.with_suffix("") / "images" if options.save_images or options.grid else None
+    if force and world.is_main and work_dir.exists():
+        shutil.rmtree(work_dir)
+    world.barrier()
     try:
-        record = runner.run(gen, protocol, context, batch_size=batch_size, progress=progress)
+        record = runner.run(gen, protocol, context, batch_size=options.batch_size, progress=options.progress,
+                            work_dir=work_dir, world=world, image_dir=image_dir)
     except runner.MetricFailed as exc:
         records.write_record(exc.record, path.with_suffix(".failed.json"))
         outcome.failed.append(f"{gen.name}: {exc} (details in {path.with_suffix('.failed.json')})")
         return None
+    if record is None:  # not rank 0
+        return None
     records.write_record(record, path)
+    prompts = context.prompt_set.prompts
+    records.write_samples(record, prompts, protocol.seeds(len(prompts)), path.with_suffix(".samples.jsonl"),
+                          image_dir if options.save_images or options.grid else None)
+    if options.grid:
+        from ddmd_bench.evaluation.shards import save_grid
+
+        save_grid(image_dir, path.with_suffix(".grid.png"))
+    shutil.rmtree(work_dir, ignore_errors=True)
     return record
 
 
@@ -124,3 +158,36 @@ def _cached(results_dir: Path, protocol: Protocol, gen) -> dict | None:
     if record["protocol"]["fingerprint"] != protocol.fingerprint or record["generator"] != gen.describe():
         return None
     return record
+
+
+def dry_run(protocol_name: str, models: list[str], limit: int | None, batch_size: int,
+            results_dir: Path) -> dict[str, Any]:
+    """The resolved protocol and generators, and the cost: images, denoiser passes, and an estimate of the time
+    from the last finished record of each generator (when one exists)."""
+    protocol, context = get_protocol(protocol_name, limit)
+    generators = [resolve_generator(m) for m in models] if models else \
+        [resolve_generator(s.name) for s in default_toy_suite()]
+    n = len(context.prompt_set.prompts) * protocol.images_per_prompt
+    plan = {"protocol": protocol.to_dict(), "fingerprint": protocol.fingerprint, "images_per_generator": n,
+            "batch_size": batch_size, "generators": []}
+    for gen in generators:
+        cached = _cached(results_dir, protocol, gen)
+        previous = records.read_record(records.record_path(results_dir, protocol.slug, gen.name))
+        rate = (previous or {}).get("timings", {}).get("images_per_s")
+        plan["generators"].append({
+            "name": gen.name, "describe": gen.describe(), "denoiser_passes": n * gen.nfe,
+            "status": "finished (reused)" if cached else "to run",
+            "estimated_generation_s": round(n / rate, 1) if rate and not cached else (0.0 if cached else None)})
+    return plan
+
+
+def render_plan(plan: dict[str, Any]) -> str:
+    """Human-readable dry-run summary."""
+    p = plan["protocol"]
+    lines = [f"protocol {p['name']} v{p['version']} ({plan['fingerprint'][:12]}): {plan['images_per_generator']} "
+             f"images per generator, batch {plan['batch_size']}"]
+    for g in plan["generators"]:
+        est = g["estimated_generation_s"]
+        lines.append(f"  {g['name']:<36} {g['status']:<18} {g['denoiser_passes']:>8} denoiser passes  "
+                     + (f"~{est:.0f} s" if est is not None else "no earlier run to estimate from"))
+    return "\n".join(lines)

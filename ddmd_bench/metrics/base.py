@@ -40,6 +40,12 @@ class Metric(Protocol):
     def spec(self) -> dict[str, Any]:
         """Implementation, weights sha256, preprocessing and settings: what must match for values to compare."""
 
+    def state(self) -> dict[str, Any]:
+        """What `update` added since the last reset, as tensors (one shard of a sharded, resumable run)."""
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's state; merging every shard in order equals one pass over all batches."""
+
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
     """Validate the image contract (uint8, [B, 3, H, W]) with a specific error for each violation."""

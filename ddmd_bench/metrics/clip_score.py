@@ -39,6 +39,14 @@ class CLIPScore:
         """Forget all scores."""
         self._scores: list[float] = []
 
+    def state(self) -> dict[str, Any]:
+        """Per-sample scores since `reset` (one shard)."""
+        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Append a shard's scores (in shard order)."""
+        self._scores.extend(state["scores"].tolist())
+
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Score a batch: open_clip's own preprocessing on PIL images, then normalised embeddings."""

@@ -73,14 +73,28 @@ class FID:
         """Forget all generated features."""
         self._stats = F.FeatureStats(self.extractor.dim)
         self._features: list[np.ndarray] = []  # kept only for the bootstrap CI (small feature spaces)
+        self._chunk: list[torch.Tensor] = []
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Add features of a batch (prompts are not used by FID)."""
-        features = self.extractor(check_images(images))
+        self._add(self.extractor(check_images(images)))
+
+    def _add(self, features: torch.Tensor) -> None:
+        self._chunk.append(features.detach().cpu())
         self._stats.update(features)
         if self.bootstrap:
             self._features.append(features.detach().cpu().double().numpy())
+
+    def state(self) -> dict[str, Any]:
+        """This metric's contribution from the batches since `reset` (one shard): their raw features, so merging
+        shards in order reproduces a single streamed pass exactly (a d x d moment matrix per shard would not scale)."""
+        return {"features": torch.cat(self._chunk) if self._chunk else torch.zeros(0, self.extractor.dim)}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Add a shard's state (in shard order)."""
+        if len(state["features"]):
+            self._add(state["features"])
 
     def compute(self) -> MetricValue:
         """FID against the reference (float64, symmetric eigendecomposition square root)."""

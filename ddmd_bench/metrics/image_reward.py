@@ -10,8 +10,8 @@ BLIP's [DEC]/[ENC] tokens, padded and truncated to 35 tokens (PROTOCOLS.md secti
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,7 @@ class ImageRewardConfig:
     head: tuple[int, ...] = (1024, 128, 64, 16)
     head_dropout: tuple[float, ...] = (0.2, 0.2, 0.1)
     max_length: int = 35
+    embed_dim: int = 256  # BLIP's contrastive projections (in the checkpoint, unused by the score)
     mean: float = REWARD_MEAN
     std: float = REWARD_STD
 
@@ -77,6 +78,10 @@ class ImageRewardModel(nn.Module):
                 layers.append(nn.Dropout(config.head_dropout[i]))
         layers.append(nn.Linear(widths[-1], 1))
         self.head = nn.Sequential(*layers)
+        # BLIP's image-text contrastive projections: part of the official checkpoint, not of the reward. Kept so
+        # that loading stays strict (every checkpoint tensor has a place).
+        self.vision_proj = nn.Linear(config.vision_width, config.embed_dim)
+        self.text_proj = nn.Linear(config.text["hidden_size"], config.embed_dim)
 
     def forward(self, pixels: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Normalised rewards for a batch of (image, prompt) pairs."""
@@ -105,6 +110,7 @@ _TEXT_RULES = (  # BLIP's med.py BERT uses the same module names as transformers
     (r"blip\.text_encoder\.(embeddings\.(word_embeddings|position_embeddings|LayerNorm)\..+)", r"text.\1"),
     (r"blip\.text_encoder\.(encoder\.layer\.\d+\.(attention|crossattention|intermediate|output)\..+)", r"text.\1"),
     (r"mlp\.layers\.(\d+)\.(weight|bias)", r"head.\1.\2"),
+    (r"blip\.(vision_proj|text_proj)\.(weight|bias)", r"\1.\2"),
 )
 _IGNORED = (r"blip\.text_encoder\.embeddings\.position_ids",)  # a non-trainable arange buffer, checked below
 
@@ -189,6 +195,14 @@ class ImageReward:
     def reset(self) -> None:
         """Forget all scores."""
         self._scores: list[float] = []
+
+    def state(self) -> dict[str, Any]:
+        """Per-sample scores since `reset` (one shard)."""
+        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Append a shard's scores (in shard order)."""
+        self._scores.extend(state["scores"].tolist())
 
     @torch.no_grad()
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:

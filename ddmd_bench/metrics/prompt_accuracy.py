@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,17 @@ class PromptAccuracy:
         """Forget all scores."""
         self._scores: list[float | None] = []
         self._per_attribute: dict[str, list[float]] = {}
+
+    def state(self) -> dict[str, Any]:
+        """Per-sample scores (NaN for prompts outside the subset) and per-attribute hits since `reset`."""
+        return {"scores": torch.tensor([float("nan") if v is None else v for v in self._scores], dtype=torch.float64),
+                "per_attribute": {k: torch.tensor(v, dtype=torch.float64) for k, v in self._per_attribute.items()}}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Append a shard's scores (in shard order)."""
+        self._scores.extend(None if math.isnan(v) else v for v in state["scores"].tolist())
+        for k, v in state["per_attribute"].items():
+            self._per_attribute.setdefault(k, []).extend(v.tolist())
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:

@@ -76,9 +76,10 @@ class ToySampler:
     def sample(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:
         """Generate one image per (prompt, seed); per-stage wall times land in `last_stage_seconds`."""
         t0 = time.perf_counter()
-        cond = self._conditioning(prompts)
+        device = next(self.model.parameters()).device  # noise is drawn on the CPU, so samples match across devices
+        cond = self._conditioning(prompts, device)
         t1 = time.perf_counter()
-        x = initial_noise(seeds)
+        x = initial_noise(seeds).to(device)
         self.scheduler.set_timesteps(self.steps)
         step_noise = None
         if self.scheduler.config.get("stochastic_sampling"):  # per-sample generators: batch-size independent
@@ -87,19 +88,19 @@ class ToySampler:
             v = self._velocity(x, t, cond)
             x = self.scheduler.step(v, t, x, generator=step_noise, return_dict=False)[0]
         t2 = time.perf_counter()
-        images = to_uint8(x)  # pixel space: "decoding" is the conversion to uint8 (no VAE)
+        images = to_uint8(x).cpu()  # pixel space: "decoding" is the conversion to uint8 (no VAE)
         self.last_stage_seconds = {"text_encoding": t1 - t0, "denoising": t2 - t1,
                                    "decoding": time.perf_counter() - t2}
         return images
 
-    def _conditioning(self, prompts: list[str]):
+    def _conditioning(self, prompts: list[str], device: torch.device):
         ids = text.tokenize(self.tokenizer, prompts)
         if self.guidance != 1.0:
             ids = torch.cat([text.tokenize(self.tokenizer, [""] * len(prompts)), ids])
-        return self.model.encode(ids)
+        return self.model.encode(ids.to(device))
 
     def _velocity(self, x: torch.Tensor, t: torch.Tensor, cond) -> torch.Tensor:
-        sigma = (t / 1000.0).expand(x.shape[0] * (2 if self.guidance != 1.0 else 1))
+        sigma = (t / 1000.0).to(x.device).expand(x.shape[0] * (2 if self.guidance != 1.0 else 1))
         model_in = torch.cat([x, x]) if self.guidance != 1.0 else x
         v = self.model(model_in, sigma, cond)  # flow schedulers need no input scaling
         self.calls += 1

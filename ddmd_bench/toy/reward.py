@@ -30,7 +30,8 @@ def toy_config(vocab_size: int, pad_token_id: int) -> ImageRewardConfig:
               "intermediate_size": 128, "max_position_embeddings": text.MAX_TOKENS, "layer_norm_eps": 1e-12,
               "hidden_act": "gelu", "pad_token_id": pad_token_id, "bos_token_id": None, "sep_token_id": None,
               "eos_token_id": None},
-        head=(64, 16, 8, 4), head_dropout=(0.1, 0.1, 0.0), max_length=text.MAX_TOKENS, mean=0.0, std=1.0)
+        head=(64, 16, 8, 4), head_dropout=(0.1, 0.1, 0.0), max_length=text.MAX_TOKENS, embed_dim=16, mean=0.0,
+        std=1.0)
 
 
 def build_reward(seed: int = 0) -> tuple[ImageRewardModel, object]:
@@ -46,7 +47,7 @@ def build_reward(seed: int = 0) -> tuple[ImageRewardModel, object]:
 class RewardTrainConfig:
     """Synthetic-preference training of the toy reward model."""
 
-    steps: int = 500
+    steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
     seed: int = 3

@@ -10,12 +10,13 @@ import torch
 
 from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
 from ddmd_bench.metrics.fid import FID, ReferenceStats, reference_stats
+from ddmd_bench.metrics.image_reward import ImageReward
 from ddmd_bench.metrics.latency import LatencyConfig
 from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
 from ddmd_bench.prompts import PromptSet
 from ddmd_bench.protocols import Protocol
 from ddmd_bench.toy import shipped, world
-from ddmd_bench.toy.loaders import load_classifier, load_clip
+from ddmd_bench.toy.loaders import load_classifier, load_clip, load_reward
 from ddmd_bench.toy.prompts import toy_prompt_set
 
 SEED_BASE = 1_000_000
@@ -59,8 +60,11 @@ class ToyContext:
         classifier, cls_meta = load_classifier()
         model, preprocess, tokenizer, clip_meta = load_clip()
         cls_spec = {"implementation": "toy attribute classifier", "weights_sha256": cls_meta["sha256"]}
+        reward_model, reward_tokenizer, reward_meta = load_reward()
         return {
             "fid": FID(extractor, _reference(self.prompt_set, extractor.id), bootstrap=FID_BOOTSTRAP),
+            "image_reward": ImageReward(reward_model, reward_tokenizer, reward_meta["sha256"],
+                                        model_id="ddmd-bench toy reward model"),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
             "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
                                               lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"}),
@@ -102,6 +106,9 @@ def metric_specs() -> dict[str, dict[str, Any]]:
                 f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
                 "sqrt_method": "eigh, float64", "bootstrap": FID_BOOTSTRAP},
         "clip_score": {"implementation": "open_clip", **asdict(_clip_config(clip_sha))},
+        "image_reward": {"implementation": "ddmd_bench.metrics.image_reward (transformers BLIP modules)",
+                         "model_id": "ddmd-bench toy reward model", "weights_sha256": shipped.entry("reward")["sha256"],
+                         "preprocessing": "16 px: CLIP mean/std (resize and crop are the identity)"},
         "prompt_accuracy": {**cls, "subset": "held-in"},
         "prompt_accuracy_heldout": {**cls, "subset": "held-out"},
     }
@@ -116,7 +123,7 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         prompts = prompts.head(limit)
     protocol = Protocol(
         name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
-        version=1,
+        version=2,
         track="toy",
         prompt_set=prompts.ref(),
         images_per_prompt=1,

@@ -83,7 +83,8 @@ def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
 
 def train_reward(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train the toy reward model (ImageReward architecture) on synthetic preferences; report pairwise accuracy."""
-    from ddmd_bench.toy.reward import RewardTrainConfig, pairwise_accuracy, train_reward as fit
+    from ddmd_bench.toy.reward import RewardTrainConfig, pairwise_accuracy
+    from ddmd_bench.toy.reward import train_reward as fit
 
     cfg = RewardTrainConfig() if steps is None else replace(RewardTrainConfig(), steps=steps)
     t0 = time.perf_counter()

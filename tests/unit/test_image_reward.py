@@ -10,8 +10,15 @@ import re
 import pytest
 import torch
 
-from ddmd_bench.metrics.image_reward import (CheckpointMismatch, ImageReward, ImageRewardConfig, ImageRewardModel,
-                                             convert_official_state_dict, load_official, preprocess)
+from ddmd_bench.metrics.image_reward import (
+    CheckpointMismatch,
+    ImageReward,
+    ImageRewardConfig,
+    ImageRewardModel,
+    convert_official_state_dict,
+    load_official,
+    preprocess,
+)
 
 TINY = ImageRewardConfig(image_size=32, patch_size=8, vision_width=32, vision_layers=2, vision_heads=2,
                          text={"vocab_size": 40, "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2,
@@ -32,6 +39,7 @@ _TO_OFFICIAL = (
     (r"vision\.post_layernorm\.(\w+)", r"blip.visual_encoder.norm.\1"),
     (r"text\.(.+)", r"blip.text_encoder.\1"),
     (r"head\.(\d+)\.(\w+)", r"mlp.layers.\1.\2"),
+    (r"(vision_proj|text_proj)\.(\w+)", r"blip.\1.\2"),
 )
 
 
@@ -81,8 +89,8 @@ def test_missing_unexpected_and_misshapen_tensors_are_errors(source):
     with pytest.raises(CheckpointMismatch, match="missing.*head.0.weight"):
         load_official(ImageRewardModel(TINY), state)
     state = _official_state(source)
-    state["blip.text_proj.weight"] = torch.zeros(2, 2)
-    with pytest.raises(CheckpointMismatch, match="blip.text_proj.weight"):
+    state["blip.itm_head.weight"] = torch.zeros(2, 2)
+    with pytest.raises(CheckpointMismatch, match="blip.itm_head.weight"):
         convert_official_state_dict(state)
     state = _official_state(source)
     state["blip.visual_encoder.pos_embed"] = torch.zeros(1, 5, 32)
