@@ -58,3 +58,22 @@ def test_features_clean_fid_folder(benchmark, image_folder):
                                 kwargs=dict(model=net, num_workers=0, batch_size=64, device=torch.device("cpu"),
                                             mode="clean", verbose=False), rounds=3, warmup_rounds=1)
     np.testing.assert_array_equal(CleanFIDFeatures(network=net)(images).numpy(), theirs)
+
+
+def test_features_clean_fid_folder_including_png_writes(benchmark, image_folder, tmp_path):
+    """What a user of clean-fid pays to score in-memory images: write them as PNG files, then the folder path."""
+    from cleanfid.fid import get_folder_features
+
+    _, images = image_folder
+    net = TinyExtractor()
+
+    def write_and_read():
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        folder.mkdir()
+        for i, im in enumerate(images):
+            Image.fromarray(im.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
+        return get_folder_features(str(folder), model=net, num_workers=0, batch_size=64,
+                                   device=torch.device("cpu"), mode="clean", verbose=False)
+
+    theirs = benchmark.pedantic(write_and_read, rounds=3, warmup_rounds=1)
+    np.testing.assert_array_equal(CleanFIDFeatures(network=net)(images).numpy(), theirs)

@@ -14,7 +14,7 @@ ROOT=$PWD
 VENV=${IR_VENV:-/tmp/ddmd-ir-parity-venv}
 WORK=$(mktemp -d /tmp/ddmd-ir-parity.XXXXXX)
 PY=${PYTHON:-$(command -v python3.11 || command -v python3)}
-trap 'rm -rf "$WORK"' EXIT
+trap '[ -n "${IR_KEEP:-}" ] || rm -rf "$WORK"' EXIT  # IR_KEEP=1 keeps the checkpoint and scores
 
 if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import ImageReward" 2>/dev/null; then
     "$PY" -m venv "$VENV"

@@ -114,23 +114,35 @@ def compare(work: Path, out: Path) -> float:
     theirs = json.loads((work / "official.json").read_text())["scores"]
     diff = float(np.max(np.abs(np.array(ours) - np.array(theirs))))
     batch_diff = float(np.max(np.abs(np.array(batched) - np.array([row[0] for row in ours]))))
-    # Negative control: the comparison must be able to fail. Scale one cross-attention key by 5%.
+    # Negative controls: the comparison must be able to fail, on the image path and on the prompt path.
+    import dataclasses
+
+    def row_diff(row: int) -> float:
+        scores = [float(metric.score(images[j][None], [prompts[row]])[0]) for j in range(len(SIZES))]
+        return float(np.max(np.abs(np.array(scores) - np.array(theirs[row]))))
+
+    controls = {}
     with torch.no_grad():
-        model.text.encoder.layer[0].crossattention.self.key.weight.mul_(1.05)
-    perturbed = [float(metric.score(images[j][None], [prompts[0]])[0]) for j in range(len(SIZES))]
-    control = float(np.max(np.abs(np.array(perturbed) - np.array(theirs[0]))))
+        model.vision.post_layernorm.bias.add_(0.05)
+        controls["image tokens: vision output LayerNorm bias + 0.05"] = row_diff(0)
+        model.vision.post_layernorm.bias.sub_(0.05)
+    config = model.config
+    model.config = dataclasses.replace(config, max_length=34)
+    controls["prompt: truncation at 34 tokens instead of 35 (long prompt)"] = row_diff(4)
+    model.config = config
     result = {"max_abs_difference": diff, "max_abs_difference_batched_vs_single": batch_diff,
               "pairs": len(prompts) * len(SIZES), "official": "image-reward 1.5 with transformers 4.55.4",
               "ours_transformers": transformers.__version__, "torch": torch.__version__,
               "official_scores_range": [float(np.min(theirs)), float(np.max(theirs))],
               "official_scores_std": float(np.std(theirs)), "tolerance": 1e-4,
-              "negative_control_max_abs_difference": control,
-              "passed": diff <= 1e-4 and batch_diff <= 1e-4 and control > 1e-3}
+              "negative_controls_max_abs_difference": controls,
+              "passed": diff <= 1e-4 and batch_diff <= 1e-4 and all(v > 1e-4 for v in controls.values())}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
     if not result["passed"]:
-        raise SystemExit(f"ImageReward parity failed: max |difference| {diff:.3g} (batched {batch_diff:.3g})")
+        raise SystemExit(f"ImageReward parity failed: max |difference| {diff:.3g} (batched {batch_diff:.3g}), "
+                         f"negative controls {controls} (each must exceed the 1e-4 tolerance)")
     return diff
 
 
