@@ -58,8 +58,9 @@ def main(verbose: bool) -> None:
 @click.option("--save-images", is_flag=True, help="Also save every image as PNG next to the record.")
 @click.option("--grid", is_flag=True, help="Save an 8x8 grid of the first 64 images (<record>.grid.png).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved protocol, generators and cost; run nothing.")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile each generator's denoiser (recorded).")
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
-             as_json, quiet, save_images, grid, dry_run) -> None:
+             as_json, quiet, save_images, grid, dry_run, compile_) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
@@ -79,6 +80,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     """
     from ddmd_bench.evaluation import suite
 
+    if compile_:
+        models = tuple(suite.with_compile(m) for m in (models or [s.name for s in suite.default_toy_suite()]))
     if dry_run:
         try:
             plan = suite.dry_run(protocol_name, list(models), limit, batch_size, results_dir)
@@ -157,8 +160,10 @@ def _preset_command(preset: str) -> click.Command:
     @click.option("--prompts", type=click.Path(exists=True, dir_okay=False), default=None,
                   help="Training prompts file (diffusers teachers; the toy track uses its world's captions).")
     @click.option("--ship", is_flag=True, help="Copy the EMA student into the package (toy presets).")
+    @click.option("--ship-last-good", is_flag=True,
+                  help="If the run diverges, ship the last good checkpoint (the divergence is recorded).")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-    def command(out, overrides, prompts, ship, threads):
+    def command(out, overrides, prompts, ship, ship_last_good, threads):
         import shlex
         import sys
 
@@ -171,8 +176,8 @@ def _preset_command(preset: str) -> click.Command:
         logging.getLogger("ddmd_bench").setLevel(logging.INFO)
         try:
             info = run_preset(preset, out or Path("runs") / preset, parse_overrides(overrides), prompts, ship,
-                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
-        except (ValueError, KeyError) as exc:
+                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good)
+        except (ValueError, KeyError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps(info, indent=1, default=str))
 

@@ -38,6 +38,15 @@ def default_toy_suite():
     return teacher + students
 
 
+def with_compile(spec_text: str) -> str:
+    """The same generator spec with torch.compile switched on."""
+    if spec_text.endswith("+compile") or "compile=" in spec_text:
+        return spec_text
+    if spec_text.startswith("toy-") and "/" in spec_text:
+        return spec_text + "+compile"
+    return spec_text + ("," if ":" in spec_text else ":") + "compile=1"
+
+
 def resolve_generator(text: str):
     """A generator from a suite name ('toy-teacher/euler-4/cfg3') or a spec ('teacher:steps=4,guidance=3')."""
     from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec

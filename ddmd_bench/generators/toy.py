@@ -21,29 +21,51 @@ class ToyGeneratorSpec:
     steps: int = 50
     guidance: float = 1.0  # 1.0 = no classifier-free guidance (a single conditional pass per step)
     scheduler: str = "flow-euler"
+    compile: bool = False  # torch.compile the transformer (recorded; the name gets a '+compile' suffix)
 
     @property
     def name(self) -> str:
         """Short display name, e.g. 'toy-teacher/euler-50/cfg3'."""
         cfg = "nocfg" if self.guidance == 1.0 else f"cfg{self.guidance:g}"
-        return f"toy-{self.model}/{self.scheduler.removeprefix('flow-')}-{self.steps}/{cfg}"
+        name = f"toy-{self.model}/{self.scheduler.removeprefix('flow-')}-{self.steps}/{cfg}"
+        return name + ("+compile" if self.compile else "")
 
     @classmethod
     def parse(cls, text: str, defaults: dict[str, Any] | None = None) -> ToyGeneratorSpec:
         """Inverse of `name`: 'toy-teacher/euler-8/cfg3' or 'teacher:steps=8,guidance=3'; `defaults` (per model,
         e.g. a student's own sampler) fill the options that `text` leaves out."""
-        m = re.fullmatch(r"toy-(\w[\w-]*)/(\w+)-(\d+)/(nocfg|cfg[\d.]+)", text)
+        m = re.fullmatch(r"toy-(\w[\w-]*)/(\w+)-(\d+)/(nocfg|cfg[\d.]+)(\+compile)?", text)
         if m:
             guidance = 1.0 if m[4] == "nocfg" else float(m[4][3:])
-            return cls(m[1], int(m[3]), guidance, f"flow-{m[2]}")
+            return cls(m[1], int(m[3]), guidance, f"flow-{m[2]}", bool(m[5]))
         model, _, opts = text.partition(":")
         kwargs: dict[str, Any] = dict((defaults or {}).get(model.removeprefix("toy-"), {}))
         for item in filter(None, opts.split(",")):
             key, _, value = item.partition("=")
-            if key not in ("steps", "guidance", "scheduler"):
-                raise ValueError(f"unknown toy generator option {key!r} in {text!r} (steps, guidance, scheduler)")
-            kwargs[key] = {"steps": int, "guidance": float, "scheduler": str}[key](value)
+            if key not in ("steps", "guidance", "scheduler", "compile"):
+                raise ValueError(f"unknown toy generator option {key!r} in {text!r} "
+                                 f"(steps, guidance, scheduler, compile)")
+            kwargs[key] = {"steps": int, "guidance": float, "scheduler": str,
+                           "compile": lambda v: v.lower() in ("1", "true", "yes")}[key](value)
         return cls(model.removeprefix("toy-"), **kwargs)
+
+
+class CompiledDenoiser(torch.nn.Module):
+    """A shipped denoiser whose transformer runs through `torch.compile` (the cached eager model is untouched)."""
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        self.model = model
+        self.compiled = torch.compile(model.transformer)
+
+    def encode(self, input_ids: torch.Tensor):
+        """Text conditioning, as the eager model."""
+        return self.model.encode(input_ids)
+
+    def forward(self, x: torch.Tensor, sigma: torch.Tensor, cond) -> torch.Tensor:
+        """Velocity through the compiled transformer."""
+        hidden, pooled = cond
+        return self.compiled(x, hidden, pooled, sigma * 1000.0, return_dict=False)[0]
 
 
 class ToyGenerator:
@@ -56,6 +78,8 @@ class ToyGenerator:
         self.spec = spec
         self.name = spec.name
         model, tokenizer, self._meta = load_denoiser(spec.model)
+        if spec.compile:
+            model = CompiledDenoiser(model)
         self._config = TeacherConfig.from_dict(self._meta["model_config"])
         self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps), spec.steps,
                                   spec.guidance)
@@ -89,4 +113,5 @@ class ToyGenerator:
             "timesteps": [round(float(t), 4) for t in scheduler.timesteps], "steps": self.spec.steps,
             "guidance": self.spec.guidance, "negative_prompt": "", "nfe": self.nfe, "dtype": "float32",
             "device": "cpu", "resolution": 16,
+            "compile": "torch.compile(transformer, mode=default)" if self.spec.compile else "none",
         }

@@ -61,4 +61,8 @@ def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, 
         out["stages_median"] = {k: F.quantile_summary([s[k] for s in per_stage])["median"] for k in per_stage[0]}
     if device.type == "cuda":
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
+    else:  # the process's peak resident set (Linux reports KiB), which includes everything loaded so far
+        import resource
+
+        out["peak_rss_bytes"] = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
     return out

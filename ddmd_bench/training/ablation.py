@@ -55,7 +55,7 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
 
 def run_all(cfg: AblationConfig, out: Path) -> None:
     """Train and evaluate every (seed, arm) not finished yet."""
-    from ddmd_bench.training.trainer import Trainer
+    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
@@ -65,9 +65,13 @@ def run_all(cfg: AblationConfig, out: Path) -> None:
             folder = run_dir(out, arm, seed)
             preset = get_preset(arm).with_overrides(seed=seed, steps=cfg.steps, snapshot_every=cfg.snapshot_every,
                                                     save_every=cfg.snapshot_every)
-            if not (folder / "student.safetensors").exists():
+            if not (folder / "student.safetensors").exists() and not (folder / "diverged.json").exists():
                 log.info("training %s seed %d", arm, seed)
-                Trainer(preset, folder).run()
+                try:
+                    Trainer(preset, folder).run()
+                except TrainingDiverged as exc:  # a finding, not a crash: keep its curve up to the divergence
+                    log.warning("%s seed %d diverged: %s", arm, seed, exc)
+                    (folder / "diverged.json").write_text(json.dumps({"message": str(exc)}) + "\n")
             evaluator.evaluate_run(folder, preset)
 
 
@@ -157,13 +161,17 @@ def mean_ci(values: list[float]) -> tuple[float, float]:
     return float(x.mean()), float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
 
 
-def final_table(data: dict[str, dict[int, list[SnapshotEval]]]) -> list[dict[str, Any]]:
-    """One row per arm: mean and 95% CI over seeds of each metric at the last snapshot every seed reached."""
+def final_table(data: dict[str, dict[int, list[SnapshotEval]]],
+                diverged: dict[str, dict[int, bool]] | None = None) -> list[dict[str, Any]]:
+    """One row per arm: mean and 95% CI over seeds of each metric at the last snapshot every seed reached (a seed
+    that diverged contributes its last snapshot before the divergence; `diverged` counts them)."""
+    diverged = diverged or {}
     rows = []
     for arm, seeds in data.items():
         last = min(max(s.step for s in evals) for evals in seeds.values())
         finals = [next(s for s in evals if s.step == last).values for evals in seeds.values()]
-        row: dict[str, Any] = {"arm": arm, "seeds": len(finals), "step": last}
+        row: dict[str, Any] = {"arm": arm, "seeds": len(finals), "step": last,
+                               "diverged": sum(1 for d in diverged.get(arm, {}).values() if d)}
         for key, _, _ in METRICS:
             row[key] = mean_ci([f[key] for f in finals])
         rows.append(row)
@@ -177,8 +185,10 @@ def render_report(out: Path, target: Path) -> Path:
         raise FileNotFoundError(f"no evaluated ablation runs under {out}; run `ddmd-bench ablation run` first")
     target.mkdir(parents=True, exist_ok=True)
     _plot_curves(data, target / "curves.png")
-    rows = final_table(data)
-    lines = ["| arm | seeds | step | " + " | ".join(label for _, label, _ in METRICS) + " |",
+    diverged = {arm: {seed: (out / arm / f"seed-{seed}" / "diverged.json").exists() for seed in seeds}
+                for arm, seeds in data.items()}
+    rows = final_table(data, diverged)
+    lines = ["| arm | seeds (diverged) | step | " + " | ".join(label for _, label, _ in METRICS) + " |",
              "|---" * (3 + len(METRICS)) + "|"]
     for r in rows:
         cells = []
@@ -186,7 +196,7 @@ def render_report(out: Path, target: Path) -> Path:
             m, h = r[key]
             cells.append(f"{m:.3f}" + ("" if math.isnan(h) else f" ± {h:.3f}") if key != "fid" else
                          f"{m:.0f}" + ("" if math.isnan(h) else f" ± {h:.0f}"))
-        lines.append(f"| {r['arm']} | {r['seeds']} | {r['step']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['arm']} | {r['seeds']} ({r['diverged']}) | {r['step']} | " + " | ".join(cells) + " |")
     (target / "table.md").write_text("\n".join(lines) + "\n")
     (target / "results.json").write_text(json.dumps(rows, indent=1) + "\n")
     return target

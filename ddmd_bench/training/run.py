@@ -53,22 +53,34 @@ def student_name(preset: str) -> str:
 
 
 def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: str | None = None,
-               ship: bool = False, command: str = "") -> dict[str, Any]:
-    """Train (or resume) `preset` in `out_dir`; with `ship`, copy the EMA student (float16) into the package."""
-    from ddmd_bench.training.trainer import Trainer
+               ship: bool = False, command: str = "", ship_last_good: bool = False) -> dict[str, Any]:
+    """Train (or resume) `preset` in `out_dir`; with `ship`, copy the EMA student (float16) into the package.
+
+    If the run diverges it stops with `TrainingDiverged`; with `ship_last_good` the last good checkpoint's EMA
+    student is exported and shipped instead, and the divergence is recorded in the manifest."""
+    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
     cfg = resolve(preset, overrides)
     if ship and cfg.teacher != "toy":
         raise ValueError("--ship adds a student to the toy track's shipped weights; only toy presets ship")
     t0 = time.perf_counter()
     trainer = Trainer(cfg, out_dir, prompts=prompts)
-    path = trainer.run()
+    diverged = None
+    try:
+        path = trainer.run()
+    except TrainingDiverged as exc:
+        if not ship_last_good:
+            raise
+        diverged = str(exc)
+        log.warning("%s; exporting the last good checkpoint", exc)
+        path = trainer.export_last_good(out_dir / "student-last-good.safetensors")
     records = runlog.read(out_dir)
     info = {"kind": "student", "preset": preset, "distill_config": cfg.to_dict(), "lora_rank": cfg.lora_rank,
             "student_sigmas": [round(float(v), 6) for v in trainer.sigmas], "teacher_sha256": trainer.teacher.extras.get("teacher_sha256"),
             "model_config": trainer.teacher.extras.get("model_config"), "command": command,
             "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1), "threads": torch.get_num_threads(),
-            "final": {k: v for k, v in (records[-1] if records else {}).items() if k != "sec"}}
+            "final": {k: v for k, v in (records[-1] if records else {}).items() if k != "sec"},
+            "diverged": diverged}
     log.info("%s: %d steps, %.0f s this invocation", preset, cfg.steps, time.perf_counter() - t0)
     if ship:
         info |= _ship(student_name(preset), path, info)

@@ -89,6 +89,7 @@ class Trainer:
         self.sigmas_pre = F.inverse_time_shift(self.sigmas.double(), cfg.loss.shift).float()
         with torch.no_grad():
             self.uncond = self.teacher.encode([""])
+        self.last_good = 0  # step of the last saved state (named in divergence messages)
 
     def _check_cfg_support(self, cfg: DistillConfig) -> DistillConfig:
         if self.teacher.supports_cfg or cfg.loss.guidance == 1.0:
@@ -238,6 +239,14 @@ class Trainer:
             nets.opt_fake.load_state_dict(state["opt_fake"])
         log.info("resuming %s at step %d", self.out_dir, state["step"])
         return int(state["step"])
+
+    def export_last_good(self, path: Path) -> Path:
+        """Export the EMA student of the last saved state (after a divergence stopped the run)."""
+        nets = self.nets = self.build()
+        step = self._resume(nets)
+        if not step:
+            raise TrainingDiverged(f"no checkpoint in {self.out_dir} to export")
+        return self.export(nets.ema.shadow, path)
 
     def export(self, net: torch.nn.Module, path: Path) -> Path:
         """The student's trainable weights (LoRA or full) as safetensors, with the resolved config inside."""

@@ -112,3 +112,55 @@ def test_shipped_teacher_follows_prompts_and_guidance_helps():
     guided, plain = accuracy_at(3.0), accuracy_at(1.0)
     # Measured on the full protocol: 0.625 (guided) vs 0.336 (plain) at 8 steps; 48 prompts leave room for noise.
     assert guided >= 0.4 and guided - plain >= 0.1, (guided, plain)
+
+
+# ---- shipped students ------------------------------------------------------------------------------------------
+def _students() -> list[str]:
+    return [k.removesuffix(".safetensors") for k, v in shipped.read_manifest()["files"].items()
+            if v.get("kind") == "student"]
+
+
+def test_every_default_student_is_shipped():
+    assert {"ddmd-4step", "dmd-4step", "ddmd-1step", "dmd-1step", "ca-only-4step", "dm-only-4step",
+            "ddmd-full-4step", "ddmd-constrained-4step"} <= set(_students())
+
+
+@pytest.mark.parametrize("name", ["ddmd-4step", "dmd-1step"])
+def test_student_samples_with_its_own_chain_deterministically(name):
+    from ddmd_bench.evaluation.suite import resolve_generator
+
+    gen = resolve_generator(name)
+    steps = len(shipped.entry(name)["student_sigmas"])
+    assert gen.spec.scheduler == "flow-dmd" and gen.spec.guidance == 1.0 and gen.nfe == steps
+    expected = {4: [1000.0, 750.0, 500.0, 250.0], 1: [1000.0]}[steps]
+    assert gen.describe()["timesteps"] == expected  # the levels the student was trained at
+    seeds = [21, 22, 23, 24, 25]
+    together = gen.generate(PROMPTS, seeds)
+    alone = torch.cat([gen.generate([p], [s]) for p, s in zip(PROMPTS, seeds)])
+    assert torch.equal(together, alone)  # per-sample re-noising generators: batch-size independent
+    assert gen.sampler.calls == steps * 6
+
+
+def test_student_of_another_teacher_is_refused(weights_copy):
+    import json
+
+    manifest = json.loads((weights_copy / "manifest.json").read_text())
+    manifest["files"]["ddmd-4step.safetensors"]["teacher_sha256"] = "0" * 64
+    (weights_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(shipped.WeightsError, match="retrain it with `ddmd-bench train toy-ddmd-4step --ship`"):
+        load_denoiser("ddmd-4step")
+
+
+@pytest.mark.slow
+def test_compiled_generator_matches_eager_and_is_recorded():
+    import os
+
+    if not os.environ.get("RUN_SLOW"):
+        pytest.skip("torch.compile on CPU takes about a minute; opt in with RUN_SLOW=1")
+    eager = ToyGenerator(ToyGeneratorSpec("teacher", steps=2, guidance=3.0))
+    compiled = ToyGenerator(ToyGeneratorSpec("teacher", steps=2, guidance=3.0, compile=True))
+    seeds = [1, 2, 3]
+    a, b = eager.generate(PROMPTS[:3], seeds), compiled.generate(PROMPTS[:3], seeds)
+    assert (a.int() - b.int()).abs().max() <= 1  # inductor may reorder float sums: at most one grey level
+    assert compiled.describe()["compile"].startswith("torch.compile") and eager.describe()["compile"] == "none"
+    assert compiled.name.endswith("+compile")

@@ -49,7 +49,7 @@ def test_report_table_has_t_intervals_over_seeds(tmp_path):
     assert math.isnan(mean_ci([1.0])[1])
     target = render_report(tmp_path, tmp_path / "report")
     table = (target / "table.md").read_text()
-    assert "| toy-ddmd-4step | 3 | 100 | 0.700 ± 0.248" in table
+    assert "| toy-ddmd-4step | 3 (0) | 100 | 0.700 ± 0.248" in table
     assert (target / "curves.png").stat().st_size > 10_000
 
 
