@@ -86,7 +86,8 @@ class ToySampler:
             step_noise = [torch.Generator().manual_seed(s + STEP_NOISE_OFFSET) for s in seeds]
         for t in self.scheduler.timesteps:
             v = self._velocity(x, t, cond)
-            x = self.scheduler.step(v, t, x, generator=step_noise, return_dict=False)[0]
+            extra = {"generator": step_noise} if step_noise is not None else {}  # not every scheduler takes one
+            x = self.scheduler.step(v, t, x, return_dict=False, **extra)[0]
         t2 = time.perf_counter()
         images = to_uint8(x).cpu()  # pixel space: "decoding" is the conversion to uint8 (no VAE)
         self.last_stage_seconds = {"text_encoding": t1 - t0, "denoising": t2 - t1,

@@ -137,8 +137,12 @@ def test_student_samples_with_its_own_chain_deterministically(name):
     seeds = [21, 22, 23, 24, 25]
     together = gen.generate(PROMPTS, seeds)
     alone = torch.cat([gen.generate([p], [s]) for p, s in zip(PROMPTS, seeds)])
-    assert torch.equal(together, alone)  # per-sample re-noising generators: batch-size independent
-    assert gen.sampler.calls == steps * 6
+    # Per-sample re-noising generators make the chain batch-size independent; what remains is float rounding of
+    # batched matrix kernels, which can flip a pixel that sits on a rounding boundary by one grey level.
+    diff = (together.int() - alone.int()).abs()
+    assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, (diff.max(), (diff > 0).sum())
+    assert not torch.equal(gen.generate(PROMPTS, [s + 100 for s in seeds]), together)
+    assert gen.sampler.calls == steps * 7
 
 
 def test_student_of_another_teacher_is_refused(weights_copy):
