@@ -6,6 +6,7 @@ Registering the config lets the toy CLIP score go through exactly the same open_
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
@@ -31,12 +32,30 @@ def register() -> None:
         _registered = True
 
 
+class _DropRandomInitNotice(logging.Filter):
+    """open_clip warns 'No pretrained weights loaded ... initialized randomly' on the root logger; the shipped toy
+    weights are loaded right after, so that notice would mislead users."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_open_clip():
+    root, notice = logging.getLogger(), _DropRandomInitNotice()
+    root.addFilter(notice)
+    try:
+        yield
+    finally:
+        root.removeFilter(notice)
+
+
 def build_clip(seed: int = 0):
     """(model, preprocess, tokenizer) with random weights; load shipped weights with `load_state_dict`."""
     import open_clip
 
     register()
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), _quiet_open_clip():
         torch.manual_seed(seed)
         model, _, preprocess = open_clip.create_model_and_transforms(MODEL_NAME, pretrained=None)
     return model.eval(), preprocess, open_clip.get_tokenizer(MODEL_NAME)
