@@ -161,7 +161,11 @@ def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, 
 
 
 def _cached(results_dir: Path, protocol: Protocol, gen) -> dict | None:
-    record = records.read_record(records.record_path(results_dir, protocol.slug, gen.name))
+    return _reusable(records.read_record(records.record_path(results_dir, protocol.slug, gen.name)), protocol, gen)
+
+
+def _reusable(record: dict | None, protocol: Protocol, gen) -> dict | None:
+    """`record` if it is a finished result of this generator under this protocol, else None."""
     if record is None or record.get("status") != "ok":
         return None
     if record["protocol"]["fingerprint"] != protocol.fingerprint or record["generator"] != gen.describe():
@@ -180,8 +184,8 @@ def dry_run(protocol_name: str, models: list[str], limit: int | None, batch_size
     plan = {"protocol": protocol.to_dict(), "fingerprint": protocol.fingerprint, "images_per_generator": n,
             "batch_size": batch_size, "generators": []}
     for gen in generators:
-        cached = _cached(results_dir, protocol, gen)
         previous = records.read_record(records.record_path(results_dir, protocol.slug, gen.name))
+        cached = _reusable(previous, protocol, gen)
         rate = (previous or {}).get("timings", {}).get("images_per_s")
         plan["generators"].append({
             "name": gen.name, "describe": gen.describe(), "denoiser_passes": n * gen.nfe,

@@ -56,3 +56,19 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
     if images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"images must have shape [B, 3, H, W], got {list(images.shape)}")
     return images
+
+
+class PerSampleScores:
+    """State shared by metrics that keep one float per sample (CLIP score, ImageReward): reset, shard state, merge."""
+
+    def reset(self) -> None:
+        """Forget all scores."""
+        self._scores: list[float] = []
+
+    def state(self) -> dict[str, Any]:
+        """Per-sample scores since `reset` (one shard)."""
+        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
+
+    def merge_state(self, state: dict[str, Any]) -> None:
+        """Append a shard's scores (in shard order)."""
+        self._scores.extend(state["scores"].tolist())

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ddmd_bench.metrics import functional as F
-from ddmd_bench.metrics.base import MetricValue, check_images
+from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class ClipScoreConfig:
     preprocessing: str = "open_clip transform of the model (PIL from uint8)"
 
 
-class CLIPScore:
+class CLIPScore(PerSampleScores):
     """Per-sample `scale * cos(image, prefix + prompt)`, mean with a bootstrap 95% CI."""
 
     name = "clip_score"
@@ -34,18 +34,6 @@ class CLIPScore:
     def __init__(self, model, preprocess, tokenizer, config: ClipScoreConfig) -> None:
         self.model, self.preprocess, self.tokenizer, self.config = model.eval(), preprocess, tokenizer, config
         self.reset()
-
-    def reset(self) -> None:
-        """Forget all scores."""
-        self._scores: list[float] = []
-
-    def state(self) -> dict[str, Any]:
-        """Per-sample scores since `reset` (one shard)."""
-        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
-
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Append a shard's scores (in shard order)."""
-        self._scores.extend(state["scores"].tolist())
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:

@@ -78,10 +78,11 @@ class FID:
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Add features of a batch (prompts are not used by FID)."""
-        self._add(self.extractor(check_images(images)))
+        features = self.extractor(check_images(images))
+        self._chunk.append(features.detach().cpu())
+        self._add(features)
 
     def _add(self, features: torch.Tensor) -> None:
-        self._chunk.append(features.detach().cpu())
         self._stats.update(features)
         if self.bootstrap:
             self._features.append(features.detach().cpu().double().numpy())

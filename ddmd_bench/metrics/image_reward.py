@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ddmd_bench.metrics import functional as F
-from ddmd_bench.metrics.base import MetricValue, check_images
+from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
 
 REWARD_MEAN = 0.16717362830052426  # official normalisation constants (ImageReward's ImageReward.py)
 REWARD_STD = 1.0333394966054072
@@ -179,7 +179,7 @@ def blip_tokenizer(vocab_file: str):
     return tok
 
 
-class ImageReward:
+class ImageReward(PerSampleScores):
     """The ImageReward metric: per-sample rewards, mean with a bootstrap 95% CI; batched scoring."""
 
     name = "image_reward"
@@ -191,18 +191,6 @@ class ImageReward:
         self.model, self.tokenizer = model.eval(), tokenizer
         self.weights_sha256, self.scale, self.model_id = weights_sha256, scale, model_id
         self.reset()
-
-    def reset(self) -> None:
-        """Forget all scores."""
-        self._scores: list[float] = []
-
-    def state(self) -> dict[str, Any]:
-        """Per-sample scores since `reset` (one shard)."""
-        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
-
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Append a shard's scores (in shard order)."""
-        self._scores.extend(state["scores"].tolist())
 
     @torch.no_grad()
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:

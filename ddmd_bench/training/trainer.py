@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.training import distributed as dist_utils
 from ddmd_bench.training import functional as F
 from ddmd_bench.training import lora
 from ddmd_bench.training.config import DistillConfig
@@ -25,6 +24,7 @@ from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
 from ddmd_bench.training.losses import DMDLoss, fake_loss
 from ddmd_bench.training.runlog import RunLog
 from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
+from ddmd_bench.utils.distributed import World
 from ddmd_bench.utils.ema import EMA
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Trainer:
         if isinstance(prompts, str):
             prompts = file_prompts(prompts, cfg.unconditional)
         self.prompts = prompts or toy_prompts(cfg)
-        self.world = dist_utils.World.current()
+        self.world = World.current()
         if cfg.batch_size % self.world.size:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world.size} processes")
         self.sigmas = self.teacher.student_sigmas(cfg.student_steps)
@@ -150,7 +150,7 @@ class Trainer:
         cond = self.teacher.encode(self.prompts(step, n)[rows])
         uncond = tuple(u.expand(rows.stop - rows.start, *u.shape[1:]) for u in self.uncond)
         lr_scale = min(1.0, (step + 1) / max(1, cfg.warmup_steps))
-        x, sigma_pre = self._generate(step, nets.student, student, cond, gen, rows)
+        x, sigma_pre = self._generate(nets.student, student, cond, gen, rows)
         loss, stats = self.loss(x, sigma_pre, cond, uncond, nets.fake, gen, rows)
         if cfg.kl_weight:
             kl = F.mean_variance_kl(x, *cfg.kl_target)
@@ -172,7 +172,7 @@ class Trainer:
                 "lr": cfg.lr * lr_scale, "lr_fake": cfg.lr_fake * lr_scale,
                 **{k: w.mean(torch.tensor(v)) for k, v in stats.items()}, "sec": time.perf_counter() - t0}
 
-    def _generate(self, step, student_module, student, cond, gen, rows) -> tuple[torch.Tensor, torch.Tensor]:
+    def _generate(self, student_module, student, cond, gen, rows) -> tuple[torch.Tensor, torch.Tensor]:
         """Backward simulation (DMD2): run the student without grad to a random step of its grid, then once with
         grad. Each sample picks its own step; the chain is predict-x0 / re-noise with fresh noise."""
         n, k = self.cfg.batch_size, len(self.sigmas)
