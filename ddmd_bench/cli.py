@@ -59,8 +59,34 @@ def main(verbose: bool) -> None:
 @click.option("--grid", is_flag=True, help="Save an 8x8 grid of the first 64 images (<record>.grid.png).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved protocol, generators and cost; run nothing.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile each generator's denoiser (recorded).")
+@click.option("--method", "methods", multiple=True, metavar="NAME",
+              help="A published method's recipe, repeatable (see `ddmd-bench methods list`).")
+@click.option("--pipeline", "pipelines", multiple=True, metavar="PATH",
+              type=click.Path(exists=True, file_okay=False),
+              help="A local diffusers pipeline folder, run with its own scheduler and defaults (our exported "
+                   "students included), repeatable.")
+@click.option("--steps", type=click.IntRange(min=1), help="Recipe override: inference steps.")
+@click.option("--guidance", type=float, help="Recipe override: guidance scale.")
+@click.option("--scheduler", metavar="CLS[:k=v,...]", help="Recipe override: diffusers scheduler class and config, "
+              "e.g. 'EulerDiscreteScheduler:timestep_spacing=trailing'.")
+@click.option("--resolution", type=click.IntRange(min=8), help="Recipe override: generated height and width.")
+@click.option("--eta", type=float, help="Recipe override: DDIM eta / TCD gamma.")
+@click.option("--dtype", type=click.Choice(["float16", "bfloat16", "float32"]),
+              help="Recipe dtype (default: the recipe's on GPU, float32 on CPU).")
+@click.option("--offload", type=click.Choice(["none", "model", "sequential"]), default="none", show_default=True,
+              help="diffusers CPU offload for recipes.")
+@click.option("--vae-tiling", is_flag=True, help="Decode recipes' latents in tiles.")
+@click.option("--vae-slicing", is_flag=True, help="Decode recipes' latents one image at a time.")
+@click.option("--attention-backend", metavar="NAME", help="diffusers attention backend for recipes, e.g. flash.")
+@click.option("--data", "data_files", multiple=True, metavar="KEY=PATH",
+              help="A data file the protocol needs (captions, reference statistics), repeatable; "
+                   "`ddmd-bench prompts list` shows each protocol's keys. Known sha256 hashes are verified.")
+@click.option("--allow-pickle", is_flag=True,
+              help="Allow pickle checkpoints (read with torch.load(weights_only=True)); refused by default.")
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
-             as_json, quiet, save_images, grid, dry_run, compile_) -> None:
+             as_json, quiet, save_images, grid, dry_run, compile_, methods, pipelines, steps, guidance, scheduler,
+             resolution, eta, dtype, offload, vae_tiling, vae_slicing, attention_backend, data_files,
+             allow_pickle) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
@@ -73,18 +99,28 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
       ddmd-bench evaluate --model teacher:steps=2,guidance=3 --limit 40 --json
       ddmd-bench evaluate --model ddmd-4step --grid          # a shipped student, with an image grid
       ddmd-bench evaluate --dry-run                          # what would run, and what it costs
+      ddmd-bench evaluate --protocol coco10k-512-patch --method dmd2-sdxl-4step --data captions=coco10k.txt
+      ddmd-bench evaluate --pipeline runs/my-student/pipeline --limit 64   # any local diffusers folder
       torchrun --nproc-per-node 2 -m ddmd_bench.cli evaluate # shard over processes; same result
 
     An interrupted run resumes from its finished chunks (results/<protocol>/<model>.work/). Each finished run also
     writes <model>.samples.jsonl: prompt, seed and every per-sample score.
     """
     from ddmd_bench.evaluation import suite
+    from ddmd_bench.recipes import Overrides
+    from ddmd_bench.recipes.settings import RunSettings
 
+    models = (*models, *(f"method:{m}" for m in methods), *(f"pipeline:{p}" for p in pipelines))
+    data = _parse_data(data_files)
+    recipe_options = suite.RecipeOptions(
+        Overrides(steps, guidance, scheduler, resolution, eta),
+        RunSettings(dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
+                    attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle))
     if compile_:
         models = tuple(suite.with_compile(m) for m in (models or [s.name for s in suite.default_toy_suite()]))
     if dry_run:
         try:
-            plan = suite.dry_run(protocol_name, list(models), limit, batch_size, results_dir)
+            plan = suite.dry_run(protocol_name, list(models), limit, batch_size, results_dir, recipe_options, data)
         except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
             raise _fail(exc) from exc
         click.echo(json.dumps(plan, indent=1) if as_json else suite.render_plan(plan))
@@ -92,7 +128,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     try:
         outcome = suite.evaluate_suite(protocol_name, list(models), limit, batch_size, results_dir,
                                        None if no_leaderboard else leaderboard_dir, force, progress=not quiet,
-                                       options=suite.RunOptions(batch_size, not quiet, save_images, grid))
+                                       options=suite.RunOptions(batch_size, not quiet, save_images, grid),
+                                       recipe_options=recipe_options, data=data)
     except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -102,6 +139,17 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         click.echo(outcome.footer())
     if outcome.failed:
         raise click.ClickException(f"{len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+def _parse_data(items) -> dict[str, Path]:
+    data = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"{item!r}: expected KEY=PATH, e.g. captions=captions_coco14_test.txt",
+                                     param_hint="--data")
+        data[key] = Path(value)
+    return data
 
 
 # ---------------------------------------------------------------------------------------------------- train
@@ -454,11 +502,12 @@ def leaderboard_validate(paths) -> None:
 
 @main.group()
 def methods() -> None:
-    """Generators and their sampling recipes. Today: the shipped toy models; diffusers recipes come next.
+    """Generators and their sampling recipes: the shipped toy models and every published method's recipe.
 
     \b
     Examples:
       ddmd-bench methods list
+      ddmd-bench methods show dmd2-sdxl-4step
       ddmd-bench methods show toy-teacher/euler-4/cfg3
     """
 
@@ -466,33 +515,55 @@ def methods() -> None:
 @methods.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def methods_list(as_json) -> None:
-    """List the generators `evaluate` can run (the default toy suite).
+    """List the toy suite and the published recipes (`evaluate --model NAME` / `evaluate --method NAME`).
+
+    Any local diffusers pipeline folder runs too: `evaluate --pipeline PATH` (students exported by
+    `ddmd-bench train` included).
 
     \b
     Example:
-      ddmd-bench methods list
+      ddmd-bench methods list --json
     """
     from ddmd_bench.evaluation.suite import default_toy_suite
+    from ddmd_bench.recipes.catalog import RECIPES
 
-    names = [s.name for s in default_toy_suite()]
-    click.echo(json.dumps(names) if as_json else "\n".join(names))
+    toy = [s.name for s in default_toy_suite()]
+    recipes = [RECIPES.get(n) for n in RECIPES]
+    if as_json:
+        click.echo(json.dumps({"toy": toy, "recipes": [
+            {"name": r.name, "method": r.method, "pipeline": r.pipeline, "steps": r.steps, "guidance": r.guidance,
+             "resolution": r.resolution, "unverified": list(r.unverified)} for r in recipes]}, indent=1))
+        return
+    click.echo("toy suite (--model):")
+    click.echo("\n".join(f"  {n}" for n in toy))
+    click.echo("published recipes (--method):")
+    for r in recipes:
+        flags = (" [needs --allow-pickle]" if r.needs_pickle else "") + (" [has unverified details]"
+                                                                          if r.unverified else "")
+        click.echo(f"  {r.name:28s} {r.method:16s} {r.steps:>2} steps  guidance {r.guidance:<4g} "
+                   f"{r.resolution} px  {r.scheduler.cls or '(repo scheduler)'}{flags}")
 
 
 @methods.command("show")
 @click.argument("name")
 def methods_show(name) -> None:
-    """Print the full resolved description of a generator (weights sha256, scheduler, timesteps, guidance).
+    """Print a recipe in full (sources, unverified details) or a toy generator's resolved description.
 
     \b
-    Example:
+    Examples:
+      ddmd-bench methods show dmd2-sdxl-4step
       ddmd-bench methods show toy-teacher/euler-4/cfg3
     """
     from ddmd_bench.evaluation.suite import resolve_generator
+    from ddmd_bench.recipes.catalog import RECIPES
 
+    if name in RECIPES:
+        click.echo(json.dumps(RECIPES.get(name).to_dict(), indent=1))
+        return
     try:
         click.echo(json.dumps(resolve_generator(name).describe(), indent=1))
     except (UnknownNameError, ValueError, RuntimeError) as exc:
-        raise _fail(exc) from exc
+        raise _fail(ValueError(f"{exc}. Published recipes: {', '.join(RECIPES.names())}")) from exc
 
 
 # ---------------------------------------------------------------------------------------------------- prompts
@@ -510,14 +581,32 @@ def prompts() -> None:
 
 
 @prompts.command("list")
-def prompts_list() -> None:
-    """List registered protocols with their prompt sets."""
-    from ddmd_bench.protocols import PROTOCOLS, get_protocol
+@click.option("--json", "as_json", is_flag=True)
+def prompts_list(as_json) -> None:
+    """List protocols (with the data files each needs) and the prompt sets shipped under prompts/.
 
-    for name in PROTOCOLS:
-        protocol, _ = get_protocol(name)
-        ps = protocol.prompt_set
-        click.echo(f"{name:12s} prompt set {ps['name']} v{ps['version']}  n={ps['n']}  sha256={ps['sha256']}")
+    \b
+    Example:
+      ddmd-bench prompts list
+    """
+    from ddmd_bench import prompt_manifest
+    from ddmd_bench.protocols import PROTOCOLS, describe
+
+    protocols = [describe(name) for name in PROTOCOLS]
+    shipped = [{"name": n, **prompt_manifest.entry(n)} for n in prompt_manifest.shipped_names()]
+    if as_json:
+        click.echo(json.dumps({"protocols": protocols, "prompt_sets": shipped}, indent=1))
+        return
+    click.echo("protocols:")
+    for d in protocols:
+        prompt_keys = [src["key"] for src in d.get("prompt_sources", []) if src.get("key")]
+        other = [f["key"] for f in d.get("data_files", []) if f["key"] not in prompt_keys]
+        keys = ", ".join(([" | ".join(prompt_keys)] if prompt_keys else []) + other)
+        click.echo(f"  {d['name']:20s} n={d['n_prompts']!s:6s} {d['resolution']} px  "
+                   + (f"data: {keys}" if keys else "no data files needed"))
+    click.echo("prompt sets (prompts/):")
+    for e in shipped:
+        click.echo(f"  {e['name']:20s} v{e['version']}  n={e['n']}  sha256={e['sha256']}")
 
 
 @prompts.command("show")
@@ -575,15 +664,30 @@ def stats() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .npz file.")
 @click.option("--extractor", default="inception", show_default=True,
               help="inception (clean-fid clean mode), inception-patch (DMD2 patch FID) or toy.")
+@click.option("--protocol", "protocol_name", default=None, metavar="NAME",
+              help="Make the statistics a literature protocol needs (its crop and resize applied to every image, "
+                   "its identity recorded, so `evaluate --data reference_stats=OUT` accepts them); "
+                   "overrides --extractor.")
+@click.option("--metric", default="fid", show_default=True, help="With --protocol: fid or patch_fid.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None, help="Explicit extractor weights file.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-def stats_make(source, out, extractor, weights, batch_size) -> None:
-    """Compute mean and covariance (float64, streamed) of a folder or zip of images."""
+def stats_make(source, out, extractor, protocol_name, metric, weights, batch_size) -> None:
+    """Compute mean and covariance (float64, streamed) of a folder or zip of images.
+
+    \b
+    Examples:
+      ddmd-bench stats make val2014/ --protocol coco30k-256 --out refs/coco30k-256-fid.npz
+      ddmd-bench stats make real/ --extractor toy --out refs/toy.npz
+    """
     from ddmd_bench import resolver
+    from ddmd_bench.literature.references import make_reference_stats
     from ddmd_bench.metrics import reference
 
     try:
-        meta = reference.make(source, reference.EXTRACTORS.get(extractor)(weights), out, batch_size)
+        if protocol_name is not None:
+            meta = make_reference_stats(protocol_name, metric, source, out, weights, batch_size)
+        else:
+            meta = reference.make(source, reference.EXTRACTORS.get(extractor)(weights), out, batch_size)
     except (UnknownNameError, ValueError, resolver.WeightsNotFound, resolver.WeightsHashMismatch) as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps({k: v for k, v in meta.items() if k not in ("mu", "sigma")}, indent=1))

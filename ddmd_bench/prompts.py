@@ -25,6 +25,14 @@ class PromptFileError(ValueError):
     """A prompt file is malformed; the message names the file, the line and the problem."""
 
 
+class EmptyPromptSet(PromptFileError):
+    """A prompt set has no prompts: nothing to generate, and FID or a mean over zero samples is undefined."""
+
+
+class DuplicatePromptId(PromptFileError):
+    """Two prompts share an id, so per-sample records (scores, resume chunks, selections) would be ambiguous."""
+
+
 @dataclass(frozen=True, slots=True)
 class PromptSet:
     """An ordered, immutable list of prompts with a name, a version and optional per-prompt metadata."""
@@ -65,17 +73,33 @@ def _text(path: Path) -> str:
         raise PromptFileError(f"{path}: not UTF-8 text ({exc})") from exc
 
 
-def _build(path: Path, name: str, version: int, prompts: list[str], meta: list[dict[str, Any]]) -> PromptSet:
-    if not prompts:
-        raise PromptFileError(f"{path}: the prompt set is empty")
-    for i, p in enumerate(prompts):
+def check_prompt_set(prompts: PromptSet, where: str | Path | None = None) -> PromptSet:
+    """The checks every prompt set passes before anything is generated from it; returns it unchanged.
+
+    An empty set, an empty or non-string prompt, metadata not aligned with the prompts, or a duplicate prompt id is
+    an error naming `where` (the file, or the protocol) and the offending prompt.
+    """
+    label = str(where) if where is not None else f"prompt set {prompts.name!r}"
+    if not prompts.prompts:
+        raise EmptyPromptSet(f"{label}: the prompt set is empty (nothing to generate)")
+    for i, p in enumerate(prompts.prompts):
         if not isinstance(p, str) or not p.strip():
-            raise PromptFileError(f"{path}: prompt {i + 1} is empty or not a string ({p!r})")
-    ids = [m["id"] for m in meta if "id" in m]
-    if len(ids) != len(set(ids)):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise PromptFileError(f"{path}: duplicate prompt id {dup!r}")
-    return PromptSet(name, version, tuple(prompts), tuple(meta))
+            raise PromptFileError(f"{label}: prompt {i + 1} is empty or not a string ({p!r})")
+    if prompts.meta and len(prompts.meta) != len(prompts.prompts):
+        raise PromptFileError(f"{label}: {len(prompts.meta)} metadata rows for {len(prompts.prompts)} prompts")
+    first: dict[Any, int] = {}
+    for i, m in enumerate(prompts.meta):
+        if "id" not in m:
+            continue
+        if m["id"] in first:
+            raise DuplicatePromptId(f"{label}: duplicate prompt id {m['id']!r} (prompts {first[m['id']] + 1} and "
+                                    f"{i + 1})")
+        first[m["id"]] = i
+    return prompts
+
+
+def _build(path: Path, name: str, version: int, prompts: list[str], meta: list[dict[str, Any]]) -> PromptSet:
+    return check_prompt_set(PromptSet(name, version, tuple(prompts), tuple(meta)), path)
 
 
 FORMATS: Registry[Callable[..., PromptSet]] = Registry("prompt format")
@@ -208,6 +232,24 @@ def read_coco_captions(path: str | Path, name: str = "coco", version: int = 1, n
     chosen = [sorted(by_image[i], key=lambda a: a["id"])[rng.integers(len(by_image[i]))] for i in images]
     return _build(path, name, version, [a["caption"] for a in chosen],
                   [{"image_id": a["image_id"], "annotation_id": a["id"], "id": a["id"]} for a in chosen])
+
+
+MLPERF_COCO_HEADER = ["id", "image_id", "caption", "height", "width", "file_name", "coco_url"]
+
+
+@FORMATS.register("mlperf-coco")
+def read_mlperf_coco(path: str | Path, name: str = "mlperf-coco2014-5k", version: int = 1) -> PromptSet:
+    """MLPerf Inference SDXL's captions TSV (coco2014/captions/captions_source.tsv): one COCO-2014 val caption per
+    image. Read with QUOTE_NONE and kept verbatim (some captions hold double spaces); the annotation id is the
+    prompt id, so the (image, caption) list is recorded exactly."""
+    path = Path(path)
+    rows = _csv_rows(path, MLPERF_COCO_HEADER, delimiter="\t", quoting=csv.QUOTE_NONE)
+    meta = []
+    for lineno, r in rows:
+        if not (r[0].isdigit() and r[1].isdigit()):
+            raise PromptFileError(f"{path}:{lineno}: id and image_id must be integers, got {r[0]!r}, {r[1]!r}")
+        meta.append({"id": int(r[0]), "image_id": int(r[1]), "file_name": r[5]})
+    return _build(path, name, version, [r[2] for _, r in rows], meta)
 
 
 SUFFIX_FORMATS = {".txt": "txt", ".jsonl": "jsonl", ".tsv": "partiprompts", ".csv": "drawbench"}

@@ -190,3 +190,41 @@ def status() -> list[dict[str, str]]:
             rows.append({"name": name, "available": "no", "path": "", "used_for": spec.used_for,
                          "how": spec.how_to_provide(), "error": str(exc)})
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A local copy of a hub repository at one commit (or a plain local folder, whose commit is None)."""
+
+    path: Path
+    repo_id: str
+    commit: str | None
+
+
+def resolve_snapshot(repo_id: str, revision: str | None = None, local: str | Path | None = None,
+                     allow_patterns: list[str] | None = None, allow_download: bool = True) -> Snapshot:
+    """The local folder of `repo_id` at `revision` (resolved to its commit sha), looking in the HF cache first and
+    downloading only when allowed and online. A `local` folder is used as is."""
+    if local is not None:
+        path = Path(local)
+        if not path.is_dir():
+            raise WeightsNotFound(f"{path} does not exist or is not a folder (given as a local pipeline)")
+        return Snapshot(path, str(path), None)
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    cache = _hf_cache_dir()
+    try:
+        folder = snapshot_download(repo_id, revision=revision, cache_dir=cache, local_files_only=True,
+                                   allow_patterns=allow_patterns)
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError) as exc:
+        if not allow_download or offline():
+            reason = "HF_HUB_OFFLINE=1 forbids downloading" if offline() else "downloading was not allowed"
+            rev = f" --revision {revision}" if revision else ""
+            raise WeightsNotFound(
+                f"{repo_id}{'@' + revision if revision else ''} is not in the HF cache ({cache}) and {reason}. "
+                f"To provide it: `huggingface-cli download {repo_id}{rev}` on a machine with network and copy "
+                f"HF_HOME over, or pass a local folder.") from exc
+        folder = snapshot_download(repo_id, revision=revision, cache_dir=cache, allow_patterns=allow_patterns)
+    path = Path(folder)
+    return Snapshot(path, repo_id, path.name)  # cache snapshots are named by their commit sha

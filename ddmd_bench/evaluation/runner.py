@@ -18,9 +18,11 @@ import torch
 from ddmd_bench.evaluation import shards
 from ddmd_bench.evaluation.environment import device_info, environment
 from ddmd_bench.evaluation.records import SCHEMA_VERSION
+from ddmd_bench.evaluation.resize import AtResolution
+from ddmd_bench.literature.gates import gate_for
 from ddmd_bench.metrics import latency as latency_mod
 from ddmd_bench.metrics.base import Metric, MetricValue
-from ddmd_bench.protocols import Protocol
+from ddmd_bench.protocols import Protocol, check_prompts
 from ddmd_bench.utils.distributed import World
 
 log = logging.getLogger(__name__)
@@ -35,11 +37,15 @@ class MetricFailed(RuntimeError):
 
 
 def check_metric_specs(protocol: Protocol, metrics: dict[str, Metric]) -> None:
-    """The metrics about to run must be the ones the protocol names, with the same weights."""
+    """The metrics about to run must be the ones the protocol names, with the same weights where the protocol pins
+    them (the toy track ships its weights, so its protocol pins each sha256; a literature protocol cannot, since
+    its weights come from the user's cache and no publisher states their hashes, so each result records them)."""
     if set(metrics) != set(protocol.metrics):
         raise ValueError(f"protocol {protocol.name} names metrics {sorted(protocol.metrics)}, got {sorted(metrics)}")
     for name, metric in metrics.items():
-        want = protocol.metrics[name].get("weights_sha256")
+        if "weights_sha256" not in protocol.metrics[name]:
+            continue
+        want = protocol.metrics[name]["weights_sha256"]
         have = metric.spec().get("weights_sha256")
         if want != have:
             raise ValueError(f"metric {name}: weights {have} differ from the protocol's {want}")
@@ -66,8 +72,10 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     """Evaluate `generator` on `protocol`; returns the result record (None on ranks other than 0) or raises
     `MetricFailed`. Chunks of `batch_size` prompts are saved under `work_dir`, so an interrupted run resumes; under
     torchrun, ranks share the chunks and rank 0 merges them."""
-    device = device or torch.device("cpu")
+    device = device or getattr(generator, "device", None) or torch.device("cpu")
     world = world or World.current()
+    generator = AtResolution(generator, protocol.resolution, getattr(context, "resize_generated", False))
+    check_prompts(protocol, context.prompt_set)  # before any model is loaded or image generated
     prompts = context.prompt_set.prompts
     metrics = context.build_metrics(protocol)
     check_metric_specs(protocol, metrics)
@@ -94,6 +102,16 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
                            "batch_size": batch_size, "world_size": world.size})
+    if generator.resize_record() is not None:
+        record["resize"] = generator.resize_record()
+    if getattr(generator, "last_trace", None) is not None:
+        record["trace"] = generator.last_trace  # what the denoiser was called with in the latency run
+    if hasattr(context, "data_record"):
+        record["data_files"] = context.data_record()  # the user's files: path, sha256, whether a known hash matched
+    gate = gate_for(protocol)
+    if gate is not None and all(r["status"] == "ok" for r in results.values()):
+        outcome = gate.check_record(record)
+        record["gate"] = {"passed": outcome.passed, "summary": outcome.summary()}
     failed = [n for n, r in results.items() if r["status"] != "ok"]
     if failed:
         raise MetricFailed(f"metrics failed: {', '.join(failed)}", record)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench.evaluation import records, runner
+from ddmd_bench.evaluation.resize import check_generator
 from ddmd_bench.leaderboard import store, table
 from ddmd_bench.protocols import Protocol, get_protocol
 from ddmd_bench.registry import unknown_name_message
@@ -40,15 +41,43 @@ def default_toy_suite():
 
 def with_compile(spec_text: str) -> str:
     """The same generator spec with torch.compile switched on."""
-    if spec_text.endswith("+compile") or "compile=" in spec_text:
-        return spec_text
+    if spec_text.endswith("+compile") or "compile=" in spec_text or spec_text.startswith(("method:", "pipeline:")):
+        return spec_text  # recipes compile through their run settings
     if spec_text.startswith("toy-") and "/" in spec_text:
         return spec_text + "+compile"
     return spec_text + ("," if ":" in spec_text else ":") + "compile=1"
 
 
-def resolve_generator(text: str):
-    """A generator from a suite name ('toy-teacher/euler-4/cfg3') or a spec ('teacher:steps=4,guidance=3')."""
+@dataclass(frozen=True, slots=True)
+class RecipeOptions:
+    """Options of `evaluate` for diffusers recipes (`method:NAME`, `pipeline:PATH`): overrides change the recipe
+    (and its name), settings only how it runs; both are recorded."""
+
+    overrides: Any = None  # ddmd_bench.recipes.Overrides
+    settings: Any = None  # ddmd_bench.recipes.settings.RunSettings
+
+
+def resolve_generator(text: str, recipe_options: RecipeOptions | None = None):
+    """A generator from a suite name ('toy-teacher/euler-4/cfg3'), a toy spec ('teacher:steps=4,guidance=3'), a
+    published recipe ('method:dmd2-sdxl-4step') or a local pipeline folder ('pipeline:/path/to/folder')."""
+    kind, _, rest = text.partition(":")
+    if kind in ("method", "pipeline"):
+        return _recipe_generator(kind, rest, recipe_options or RecipeOptions())
+    return _toy_generator(text)
+
+
+def _recipe_generator(kind: str, target: str, options: RecipeOptions):
+    from ddmd_bench.recipes import Overrides, apply_overrides, get_recipe
+    from ddmd_bench.recipes.generator import DiffusersGenerator
+    from ddmd_bench.recipes.generic import generic_recipe
+
+    recipe = get_recipe(target) if kind == "method" else generic_recipe(target)
+    recipe = apply_overrides(recipe, options.overrides or Overrides())
+    return DiffusersGenerator(recipe, options.settings)
+
+
+def _toy_generator(text: str):
+    """A shipped toy model from its suite name or spec."""
     from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
     from ddmd_bench.toy import shipped
 
@@ -105,7 +134,8 @@ class RunOptions:
 
 def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, batch_size: int, results_dir: Path,
                    leaderboard_dir: Path | None, force: bool, progress: bool = True,
-                   options: RunOptions | None = None) -> Outcome:
+                   options: RunOptions | None = None, recipe_options: RecipeOptions | None = None,
+                   data: dict[str, Path] | None = None) -> Outcome:
     """Evaluate each model (default: the toy suite); all inputs are checked before any generation starts.
 
     Under torchrun every rank calls this; chunks are shared, rank 0 merges, writes records and the leaderboard."""
@@ -113,9 +143,11 @@ def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, bat
 
     options = options or RunOptions(batch_size, progress)
     world = World.current()
-    protocol, context = get_protocol(protocol_name, limit)
-    generators = [resolve_generator(m) for m in models] if models else \
+    protocol, context = get_protocol(protocol_name, limit, data=data)
+    generators = [resolve_generator(m, recipe_options) for m in models] if models else \
         [resolve_generator(s.name) for s in default_toy_suite()]
+    for gen in generators:
+        check_generator(gen, protocol, context)
     outcome = Outcome(protocol)
     for gen in generators:
         record = _cached(results_dir, protocol, gen) if not force else None
@@ -174,11 +206,12 @@ def _reusable(record: dict | None, protocol: Protocol, gen) -> dict | None:
 
 
 def dry_run(protocol_name: str, models: list[str], limit: int | None, batch_size: int,
-            results_dir: Path) -> dict[str, Any]:
+            results_dir: Path, recipe_options: RecipeOptions | None = None,
+            data: dict[str, Path] | None = None) -> dict[str, Any]:
     """The resolved protocol and generators, and the cost: images, denoiser passes, and an estimate of the time
     from the last finished record of each generator (when one exists)."""
-    protocol, context = get_protocol(protocol_name, limit)
-    generators = [resolve_generator(m) for m in models] if models else \
+    protocol, context = get_protocol(protocol_name, limit, data=data)
+    generators = [resolve_generator(m, recipe_options) for m in models] if models else \
         [resolve_generator(s.name) for s in default_toy_suite()]
     n = len(context.prompt_set.prompts) * protocol.images_per_prompt
     plan = {"protocol": protocol.to_dict(), "fingerprint": protocol.fingerprint, "images_per_generator": n,

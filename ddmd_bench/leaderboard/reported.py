@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ddmd_bench.literature.gates import MLPERF_SDXL_GATE
 from ddmd_bench.protocols import Protocol
 
 _UNSTATED = "as reported; implementation details not stated in the source"
@@ -84,6 +85,6 @@ def reported_sets() -> list[tuple[Protocol, list[dict[str, Any]]]]:
     dmd2_sd15 = [_entry(DMD2_SD15, "DMD2 SD1.5 1-step", 1, {"fid": 8.35}, zoo),
                  _entry(DMD2_SD15, "DMD SD1.5 1-step", 1, {"fid": 11.49}, "DMD (Yin et al., CVPR 2024)")]
     gate = _entry(MLPERF_GATE, "MLPerf SDXL accuracy gate", None, {}, "MLPerf Inference rules v5, SDXL benchmark")
-    gate["metrics"] = {"fid": _range(23.01085758, 23.95007626, False),
-                       "clip_score": _range(31.68631873, 31.81331801, True)}
+    higher = {"fid": False, "clip_score": True}
+    gate["metrics"] = {r.metric: _range(r.low, r.high, higher[r.metric]) for r in MLPERF_SDXL_GATE.ranges}
     return [(DDMD_TABLE2, ddmd), (DMD2_SDXL, dmd2_sdxl), (DMD2_SD15, dmd2_sd15), (MLPERF_GATE, [gate])]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -95,12 +96,29 @@ def _content_sha(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def make(source: str | Path, extractor, out: str | Path, batch_size: int = 64) -> dict[str, Any]:
-    """Compute and save reference statistics for the images in `source`."""
-    stats = reference_stats(extractor, batches(iter_images(source), batch_size), set_id=Path(source).name)
+def make(source: str | Path, extractor, out: str | Path, batch_size: int = 64, set_id: str | None = None,
+         identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Compute and save reference statistics for the images in `source`.
+
+    An extractor with a `prepare` step (an evaluation-resolution transform) has it applied per image first, so
+    reference images of mixed sizes still form full batches. `identity` (what protocol and reference set the file
+    is for) is stored with the statistics and covered by their sha256.
+    """
+    images = iter_images(source)
+    prepare = getattr(extractor, "prepare", None)
+    if prepare is not None:
+        images = map(prepare, images)
+    stats = reference_stats(extractor, batches(images, batch_size), set_id=set_id or Path(source).name)
+    return save(stats, extractor, out, identity)
+
+
+def save(stats: ReferenceStats, extractor, out: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write `stats` with the extractor's identity (and optional protocol identity) and their content sha256."""
     arrays = {"mu": stats.mu, "sigma": stats.sigma, "n": np.array(stats.n),
               "extractor_id": np.array(extractor.id), "weights_sha256": np.array(extractor.weights_sha256),
               "preprocessing": np.array(extractor.preprocessing), "set_id": np.array(stats.set_id)}
+    if identity is not None:
+        arrays["identity"] = np.array(json.dumps(identity, sort_keys=True))
     arrays["sha256"] = np.array(_content_sha(arrays))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +142,8 @@ def load(path: str | Path) -> tuple[ReferenceStats, dict[str, Any]]:
         raise ValueError(f"{path}: content does not match its recorded sha256 (corrupted or edited)")
     meta = {k: (v.item() if v.ndim == 0 else v.shape) for k, v in arrays.items()}
     meta["sha256"] = stored
+    if "identity" in meta:
+        meta["identity"] = json.loads(meta["identity"])
     stats = ReferenceStats(arrays["mu"], arrays["sigma"], int(arrays["n"]), str(arrays["extractor_id"]),
                            str(arrays["set_id"]))
     return stats, meta

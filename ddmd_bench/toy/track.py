@@ -53,6 +53,7 @@ class ToyContext:
     """What the runner needs besides the protocol itself."""
 
     prompt_set: PromptSet
+    resize_generated = True  # toy metrics take 16 px images: any generator's output is brought to that size
 
     def build_metrics(self, protocol: Protocol) -> dict[str, Any]:
         """Fresh metric objects for a run of `protocol`."""

@@ -52,6 +52,13 @@ def test_coco_sampling_is_seeded_and_recorded():
         P.load(FX / "coco.json", "coco", n=4)
 
 
+def test_mlperf_captions_tsv_is_read_verbatim_with_ids():
+    ps = P.load(FX / "mlperf_captions.tsv", "mlperf-coco")
+    assert ps.prompts == ("A lamp on a  desk.", '"Stop" painted on a red sign.', "A horse in a field")
+    assert [m["id"] for m in ps.meta] == [101, 205, 317] and ps.meta[1]["image_id"] == 9002
+    assert ps.meta[2]["file_name"] == "COCO_val2014_000000009003.jpg"
+
+
 @pytest.mark.parametrize("content, fmt, problem", [
     ('{"prompt": "a"}\n{"prompt": 3}\n', "jsonl", ":2: expected an object with a string field"),
     ('{"prompt": "a"}\nnot json\n', "jsonl", ":2: invalid JSON"),
@@ -60,6 +67,10 @@ def test_coco_sampling_is_seeded_and_recorded():
     ("Prompt,Category\nx,y\n", "drawbench", ":1: header"),
     ('{"tag": "x", "prompt": "p"}\n', "geneval", "lacks GenEval's"),
     ("", "txt", "empty"),
+    ("id\timage_id\tcaption\theight\twidth\tfile_name\tcoco_url\nx\t1\tc\t1\t1\tf\tu\n", "mlperf-coco",
+     ":2: id and image_id must be integers"),
+    ('{"prompt": "a", "id": 1}\n{"prompt": "b", "id": 2}\n{"prompt": "c", "id": 1}\n', "jsonl",
+     "duplicate prompt id 1 \\(prompts 1 and 3\\)"),
 ])
 def test_malformed_files_name_line_and_problem(tmp_path, content, fmt, problem):
     f = tmp_path / "bad"

@@ -1,0 +1,79 @@
+"""The run-time side of a literature protocol: its prompts, verified data files, and `build_metrics`.
+
+`build_metrics` is the first place real weights are needed (Inception, OpenCLIP). Every weight file is resolved
+before any is loaded, so a machine missing several files learns about all of them at once, from the resolver's own
+messages (where it looked, and the command or variable that provides each file).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ddmd_bench import resolver
+from ddmd_bench.literature.datafiles import VerifiedFile
+from ddmd_bench.literature.references import ReferenceInfo, build_extractor
+from ddmd_bench.literature.specs import LiteratureSpec
+from ddmd_bench.prompts import PromptSet
+
+INCEPTION = "inception-fid"  # resolver.WEIGHTS name shared by every Inception-based extractor
+
+
+def resolve_all(names: Iterable[str]) -> dict[str, Path]:
+    """Resolve every named weight file; if any is missing, one `WeightsNotFound` carrying each resolver message."""
+    found: dict[str, Path] = {}
+    missing: list[resolver.WeightsNotFound] = []
+    for name in names:
+        try:
+            found[name] = resolver.resolve(resolver.WEIGHTS.get(name))
+        except resolver.WeightsNotFound as exc:
+            missing.append(exc)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        raise resolver.WeightsNotFound(f"{len(missing)} weight files are missing:\n" +
+                                       "\n".join(f"- {exc}" for exc in missing))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class LiteratureContext:
+    """What the runner needs besides the protocol: prompts (with their selection), data files, metric builders."""
+
+    spec: LiteratureSpec
+    prompt_set: PromptSet
+    data: dict[str, VerifiedFile]
+    references: dict[str, ReferenceInfo]  # FID metric name -> its checked reference statistics
+
+    def weight_names(self) -> list[str]:
+        """resolver.WEIGHTS entries the metrics load."""
+        from ddmd_bench.metrics.clip_presets import PRESETS
+
+        return [INCEPTION, PRESETS.get(self.spec.clip_preset).weights]
+
+    def build_metrics(self, protocol) -> dict[str, Any]:
+        """Fresh FID and CLIP-score metrics for a run of `protocol` (loads real weights)."""
+        from ddmd_bench.metrics import reference
+        from ddmd_bench.metrics.clip_presets import PRESETS, build_clip_score
+        from ddmd_bench.metrics.fid import FID
+
+        paths = resolve_all(self.weight_names())
+        metrics: dict[str, Any] = {}
+        for fid in self.spec.fids:
+            stats, _ = reference.load(self.references[fid.metric].path)
+            metrics[fid.metric] = FID(build_extractor(fid, paths[INCEPTION]), stats)
+        preset = PRESETS.get(self.spec.clip_preset)
+        metrics["clip_score"] = build_clip_score(preset, weights=paths[preset.weights])
+        return metrics
+
+    def selection(self) -> tuple[dict[str, Any], ...]:
+        """Per-prompt provenance (COCO image and annotation ids) where the source has it; empty otherwise."""
+        return self.prompt_set.meta
+
+    def data_record(self) -> dict[str, dict[str, str]]:
+        """Data files used, for the result record: key -> {path, sha256, verified against a known hash or not}."""
+        return {key: {"path": str(f.path), "sha256": f.sha256,
+                      "check": "known sha256 verified" if f.spec.sha256 else "no known hash: recorded"}
+                for key, f in self.data.items()}

@@ -1,0 +1,102 @@
+"""Reference statistics for literature protocols: made with the protocol's identity, refused when made for another.
+
+FID is only comparable against the same reference set, extractor and preprocessing (PROTOCOLS.md §1: the resize
+filter alone moves FID by whole points). A statistics file therefore carries an identity (reference set id,
+extractor, evaluation transform, protocol and metric it was made for), covered by the file's own sha256, and a
+protocol refuses a file whose identity or image count differs, when the protocol is built, before any model is
+loaded or any image generated.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ddmd_bench.literature.datafiles import DataFileError, VerifiedFile
+from ddmd_bench.literature.specs import SPECS, FidSpec, LiteratureSpec
+
+log = logging.getLogger(__name__)
+
+IDENTITY_KIND = "ddmd-bench-reference/v1"
+# What must match. "protocol" and "metric" are recorded to explain a refusal: two protocols may share a reference.
+COMPARED = ("kind", "reference_id", "extractor", "eval_transform")
+
+
+class ReferenceStatsMismatch(DataFileError):
+    """Reference statistics were made for another protocol, reference set, extractor or preprocessing."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceInfo:
+    """A reference-statistics file that matched its protocol (what the protocol and the metrics need of it)."""
+
+    path: Path
+    stats_sha256: str  # the file's embedded content hash
+    n: int
+    extractor_id: str
+    identity: dict[str, Any]
+
+
+def expected_identity(spec: LiteratureSpec, fid: FidSpec) -> dict[str, Any]:
+    """The identity a statistics file made for (`spec`, `fid`) carries."""
+    return {"kind": IDENTITY_KIND, "protocol": spec.name, "metric": fid.metric, "reference_id": fid.reference_id,
+            "extractor": fid.extractor, "eval_transform": fid.eval_transform}
+
+
+def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> ReferenceInfo:
+    """Load the file's metadata (no model involved) and compare it with what the protocol needs."""
+    from ddmd_bench.metrics import reference
+
+    where = f"protocol {spec.name}: reference statistics {fid.stats.key!r} = {file.path}"
+    try:
+        _, meta = reference.load(file.path)
+    except ValueError as exc:
+        raise ReferenceStatsMismatch(f"{where}: {exc}. To provide it: {fid.stats.how_to_provide()}.") from exc
+    identity = meta.get("identity")
+    if not isinstance(identity, dict):
+        raise ReferenceStatsMismatch(
+            f"{where} carry no protocol identity (made by a plain `stats make` with extractor "
+            f"{meta['extractor_id']!r}), so nothing says they are {fid.reference_id} under this protocol's "
+            f"preprocessing. To provide it: {fid.stats.how_to_provide()}.")
+    problems = _differences(expected_identity(spec, fid), identity, fid.reference_n, int(meta["n"]))
+    if problems:
+        made_for = f"protocol {identity.get('protocol')!r}, metric {identity.get('metric')!r}"
+        raise ReferenceStatsMismatch(f"{where} were made for {made_for}, not for this protocol's {fid.metric!r}: "
+                                     f"{'; '.join(problems)}. To provide it: {fid.stats.how_to_provide()}.")
+    return ReferenceInfo(file.path, meta["sha256"], int(meta["n"]), meta["extractor_id"], identity)
+
+
+def _differences(want: dict[str, Any], have: dict[str, Any], want_n: int | None, have_n: int) -> list[str]:
+    out = [f"{key} is {have.get(key)!r}, expected {want[key]!r}" for key in COMPARED if have.get(key) != want[key]]
+    if want_n is not None and have_n != want_n:
+        out.append(f"n is {have_n} images, expected {want_n} (FID depends on the reference set's size)")
+    return out
+
+
+def build_extractor(fid: FidSpec, weights: str | Path | None = None):
+    """The protocol's feature extractor for `fid` (this loads the extractor's weights through the resolver)."""
+    from ddmd_bench.metrics.eval_resize import EVAL_TRANSFORMS, TransformedFeatures
+    from ddmd_bench.metrics.reference import EXTRACTORS
+
+    return TransformedFeatures(EXTRACTORS.get(fid.extractor)(weights=weights), EVAL_TRANSFORMS.get(fid.eval_transform))
+
+
+def make_reference_stats(protocol: str, metric: str, images: str | Path, out: str | Path,
+                         weights: str | Path | None = None, batch_size: int = 64) -> dict[str, Any]:
+    """Compute the reference statistics `protocol`'s `metric` needs from a folder or zip of real images.
+
+    The protocol's evaluation transform is applied to every image first (e.g. centre crop + LANCZOS 256), exactly as
+    to generated images; the file records the protocol's identity. Returns the file's info (`stats info`).
+    """
+    from ddmd_bench.metrics import reference
+
+    spec = SPECS.get(protocol)
+    fid = spec.fid(metric)
+    info = reference.make(images, build_extractor(fid, weights), out, batch_size, set_id=fid.reference_id,
+                          identity=expected_identity(spec, fid))
+    if fid.reference_n is not None and info["n"] != fid.reference_n:
+        log.warning("%s holds %d images but protocol %s needs %d for %s: the file will be refused",
+                    out, info["n"], protocol, fid.reference_n, fid.reference_id)
+    return info

@@ -1,0 +1,184 @@
+"""Protocols from the literature, as data: prompt sources, resolutions, FID and CLIP definitions, data files, gates.
+
+Facts are from ../shared/design/PROTOCOLS.md §1, §2, §4 and §5 and the evaluation code they cite:
+
+- coco30k-256: the GigaGAN COCO protocol used by DMD and DMD2 for SD1.5. 30k COCO-2014 val captions (DMD2 ships
+  its list, `captions_coco14_test.txt`; the original recipe is one random caption of five per image, seeded), images
+  generated at 512, both generated and reference images centre-cropped and LANCZOS-resized to 256, then clean-fid
+  (Inception, clean mode) against all val2014 images (DMD2 `--ref_dir val2014`); CLIP score is the raw cosine of
+  OpenCLIP ViT-g-14 with the prefix "A photo depicts ". Reported: DMD2 SD1.5 1-step 8.35, DMD 11.49.
+- coco10k-512-patch: DMD2's SDXL evaluation. Its own 10k prompt list and the matching 10k COCO images
+  (`coco10k/all_prompts.pkl`, `coco10k/subset`), generation at 1024, FID at 512 (same crop + LANCZOS), and "patch
+  FID" on the centre 299x299 crop at full resolution; CLIP ViT-g-14. Reported: 4-step 19.32, 1-step 19.01.
+- mlperf-sdxl-5k: MLPerf Inference SDXL. 5,000 COCO-2014 val captions, one per image, at 1024; FID and CLIP score
+  100 cos with OpenCLIP ViT-B-32 (OpenAI weights), under a two-sided accuracy gate.
+
+Specs import neither torch nor any model: listing or building a protocol never loads weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ddmd_bench.literature.datafiles import DataFile
+from ddmd_bench.literature.gates import MLPERF_SDXL_GATE, QualityGate
+from ddmd_bench.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class PromptSource:
+    """Where a protocol's prompts come from: a data file in a prompt format, optionally a seeded COCO sample."""
+
+    file: DataFile
+    fmt: str  # a ddmd_bench.prompts.FORMATS name
+    set_name: str  # the prompt set's name in the protocol
+    label: str  # recorded as prompt_set["source"]
+    name_suffix: str = ""  # appended to the protocol name: only the canonical list keeps the bare name
+    sample_seed: int | None = None  # COCO annotations: seed of the one-caption-per-image sample
+
+
+@dataclass(frozen=True, slots=True)
+class FidSpec:
+    """One FID of a protocol: feature extractor, evaluation transform, and the reference statistics it needs."""
+
+    metric: str  # name in the protocol's metrics ("fid", "patch_fid")
+    extractor: str  # a ddmd_bench.metrics.reference.EXTRACTORS name
+    eval_transform: str  # a ddmd_bench.metrics.eval_resize.EVAL_TRANSFORMS name (applied to both image sets)
+    stats: DataFile
+    reference_id: str  # which real images the statistics are of
+    reference_n: int | None  # how many, where the protocol fixes it
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyPlan:
+    """The protocol's latency settings (the fields of metrics.latency.LatencyConfig, kept torch-free here)."""
+
+    warmup: int
+    rounds: int
+    batch_size: int
+    what: str
+
+
+@dataclass(frozen=True, slots=True)
+class LiteratureSpec:
+    """Everything that defines a literature protocol apart from the user's data files' contents."""
+
+    name: str
+    version: int
+    n_prompts: int
+    resolution: int  # generation resolution
+    prompt_sources: tuple[PromptSource, ...]  # alternatives; the first is the canonical list
+    fids: tuple[FidSpec, ...]
+    clip_preset: str  # a ddmd_bench.metrics.clip_presets.PRESETS name
+    latency: LatencyPlan
+    reported: str | None  # the `reported` leaderboard protocol holding the paper's numbers for this setup
+    description: str
+    gate: QualityGate | None = None
+    seed_base: int = 0
+
+    @property
+    def data_files(self) -> tuple[DataFile, ...]:
+        """Every file this protocol can read, prompt sources first."""
+        return tuple(s.file for s in self.prompt_sources) + tuple(f.stats for f in self.fids)
+
+    def fid(self, metric: str) -> FidSpec:
+        """The FID spec named `metric`."""
+        for f in self.fids:
+            if f.metric == metric:
+                return f
+        raise KeyError(f"protocol {self.name} has no FID metric {metric!r}; it has {[f.metric for f in self.fids]}")
+
+
+_COCO_JSON = DataFile(
+    "coco_captions", "the COCO-2014 val caption annotations, captions_val2014.json (images[{id, file_name, width, "
+    "height}], annotations[{id, image_id, caption}]); one caption per image is drawn with a fixed seed",
+    "annotations_trainval2014.zip from cocodataset.org (annotations CC BY 4.0)", filename="captions_val2014.json")
+
+_DMD2_30K = DataFile(
+    "captions", "DMD2's list of 30,000 COCO-2014 val captions, one per line (the prompts behind its SD1.5 FID 8.35)",
+    "github.com/tianweiy/DMD2 @ 8d8fa55, main/coco_eval/captions_coco14_test.txt (repository CC BY-NC-SA 4.0, "
+    "captions COCO CC BY 4.0)",
+    sha256="edabd2a556026cbf5d36a5fffa35ad43d7ba71b72f6d640b727c1edefb7f1945", filename="captions_coco14_test.txt")
+
+_DMD2_10K = DataFile(
+    "captions", "DMD2's coco10k prompt list as UTF-8 text, one prompt per line in the original order (ddmd-bench "
+    "never unpickles files: convert all_prompts.pkl, a pickled list of strings, yourself)",
+    "DMD2 scripts/download_sdxl.sh, coco10k/all_prompts.pkl (github.com/tianweiy/DMD2, experiments/sdxl/README.md)",
+    filename="coco10k_prompts.txt")
+
+_MLPERF_TSV = DataFile(
+    "captions", "MLPerf's 5,000 COCO-2014 val captions, one per image (TSV header id, image_id, caption, height, "
+    "width, file_name, coco_url)",
+    "github.com/mlcommons/inference, text_to_image/coco2014/captions/captions_source.tsv (or its tools/coco.py)",
+    filename="captions_source.tsv")
+
+
+def _stats(key: str, protocol: str, metric: str, images: str) -> DataFile:
+    return DataFile(
+        key, f"ddmd-bench reference statistics (.npz) of {images}, made for protocol {protocol}, metric {metric}",
+        f"make them once with ddmd_bench.literature.references.make_reference_stats({protocol!r}, {metric!r}, "
+        f"<images folder or zip>, <out.npz>) (`ddmd-bench stats make --protocol {protocol}`)",
+        filename=f"{protocol}-{metric}.npz")
+
+
+_LATENCY_WHAT = "generate() for one prompt: text encoding, denoising loop, VAE decode, uint8 conversion"
+
+COCO30K_256 = LiteratureSpec(
+    name="coco30k-256", version=1, n_prompts=30_000, resolution=512,
+    prompt_sources=(
+        PromptSource(_DMD2_30K, "txt", "dmd2-coco2014-val-30k", "DMD2 captions_coco14_test.txt"),
+        PromptSource(_COCO_JSON, "coco", "coco2014-val-sample-30k-s0",
+                     "captions_val2014.json, one caption per image for 30,000 seeded images", "-cocosample-s0",
+                     sample_seed=0),
+    ),
+    fids=(FidSpec("fid", "inception", "crop-lanczos-256",
+                  _stats("reference_stats", "coco30k-256", "fid", "all 40,504 COCO-2014 val images (val2014)"),
+                  "coco2014-val2014-all", 40_504),),
+    clip_preset="dmd2",
+    latency=LatencyPlan(warmup=3, rounds=10, batch_size=1, what=_LATENCY_WHAT),
+    reported="paper-dmd2-sd15-coco30k",
+    description="GigaGAN COCO-30k protocol as used by DMD and DMD2 for SD1.5: generate 512, FID at 256 (centre crop "
+                "+ LANCZOS, clean-fid) against val2014; CLIP ViT-g-14 raw cosine. Paper numbers: leaderboard "
+                "paper-dmd2-sd15-coco30k-v1.",
+)
+
+COCO10K_512_PATCH = LiteratureSpec(
+    name="coco10k-512-patch", version=1, n_prompts=10_000, resolution=1024,
+    prompt_sources=(PromptSource(_DMD2_10K, "txt", "dmd2-coco10k", "DMD2 coco10k/all_prompts.pkl"),),
+    fids=(
+        FidSpec("fid", "inception", "crop-lanczos-512",
+                _stats("reference_stats", "coco10k-512-patch", "fid", "DMD2's 10,000 coco10k/subset images"),
+                "dmd2-coco10k-subset", 10_000),
+        FidSpec("patch_fid", "inception-patch", "none",
+                _stats("reference_stats_patch", "coco10k-512-patch", "patch_fid",
+                       "DMD2's 10,000 coco10k/subset images (centre 299 crop at full resolution)"),
+                "dmd2-coco10k-subset", 10_000),
+    ),
+    clip_preset="dmd2",
+    latency=LatencyPlan(warmup=3, rounds=10, batch_size=1, what=_LATENCY_WHAT),
+    reported="paper-dmd2-sdxl-coco10k",
+    description="DMD2 SDXL evaluation: generate 1024, FID at 512 (centre crop + LANCZOS, clean-fid) and patch FID "
+                "(centre 299 crop at full resolution) against DMD2's coco10k subset; CLIP ViT-g-14 raw cosine. Paper "
+                "numbers: leaderboard paper-dmd2-sdxl-coco10k-v1.",
+)
+
+MLPERF_SDXL_5K = LiteratureSpec(
+    name="mlperf-sdxl-5k", version=1, n_prompts=5_000, resolution=1024,
+    prompt_sources=(PromptSource(_MLPERF_TSV, "mlperf-coco", "mlperf-coco2014-5k", "MLPerf captions_source.tsv"),),
+    fids=(FidSpec("fid", "inception", "none",
+                  _stats("reference_stats", "mlperf-sdxl-5k", "fid",
+                         "the 5,000 COCO-2014 val images named in captions_source.tsv"),
+                  "mlperf-coco2014-val-5k", 5_000),),
+    clip_preset="mlperf",
+    latency=LatencyPlan(warmup=5, rounds=20, batch_size=1, what=_LATENCY_WHAT),
+    reported="mlperf-sdxl-5k-gate",
+    gate=MLPERF_SDXL_GATE,
+    description="MLPerf Inference SDXL: 5,000 COCO-2014 captions at 1024, FID and CLIP 100 cos (ViT-B-32), two-sided "
+                "accuracy gate. MLPerf's reference computes FID with a pytorch-fid Inception port against its own "
+                "val2014.npz and starts every prompt from one fixed latent; here FID is clean-fid's and seeds are "
+                "per sample, so a gate pass is indicative, not an MLPerf accuracy result.",
+)
+
+SPECS: Registry[LiteratureSpec] = Registry("literature protocol")
+for _spec in (COCO30K_256, COCO10K_512_PATCH, MLPERF_SDXL_5K):
+    SPECS.add(_spec.name, _spec)

@@ -1,0 +1,179 @@
+"""Turn a recipe into a ready diffusers pipeline in two phases.
+
+`prepare` resolves every repository to a local folder at a commit and checks every file (formats, pipeline class,
+remote code) without loading a tensor, so `evaluate` can reject bad input for all methods before generating
+anything. `load` then builds the pipeline: base components, the student network or LoRA, the recipe's scheduler,
+and the practical options.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ddmd_bench import resolver
+from ddmd_bench.recipes.checks import RecipeInputError, check_model_folder, check_pipeline_folder, check_weights_file
+from ddmd_bench.recipes.recipe import Recipe, StudentWeights
+from ddmd_bench.recipes.settings import DTYPES, RunSettings
+
+log = logging.getLogger(__name__)
+
+DENOISER_SLOTS = ("unet", "transformer")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A recipe whose files are all present and checked."""
+
+    recipe: Recipe
+    base: resolver.Snapshot
+    slot: str  # "unet" or "transformer"
+    student_path: Path | None = None  # a file, or a model folder
+    student_commit: str | None = None
+    student_format: str | None = None  # "safetensors", "pickle" or "diffusers-folder"
+
+    def record(self) -> dict[str, Any]:
+        """Where every file came from (commit shas; hashes of single student files)."""
+        out: dict[str, Any] = {"base": {"repo": self.base.repo_id, "commit": self.base.commit}}
+        if self.student_path is not None:
+            out["student"] = {"repo": self.recipe.student.repo.label, "commit": self.student_commit,
+                              "path_in_repo": self.recipe.student.filename or self.recipe.student.subfolder,
+                              "format": self.student_format}
+            if self.student_path.is_file():
+                out["student"]["sha256"] = resolver.sha256_file(self.student_path)
+        return out
+
+
+def _snapshot(repo, settings: RunSettings, patterns: list[str] | None = None) -> resolver.Snapshot:
+    try:
+        return resolver.resolve_snapshot(repo.repo_id, repo.revision, repo.local, patterns, settings.allow_download)
+    except resolver.WeightsNotFound as exc:
+        raise RecipeInputError(str(exc)) from exc
+
+
+def prepare(recipe: Recipe, settings: RunSettings) -> Prepared:
+    """Resolve and check everything the recipe needs; loads no weights."""
+    base = _snapshot(recipe.base, settings)
+    index = check_pipeline_folder(base.path, recipe.pipeline)
+    slot = next((s for s in DENOISER_SLOTS if isinstance(index.get(s), list) and index[s][0]), None)
+    if slot is None:
+        raise RecipeInputError(f"{base.path}: the pipeline has neither a unet nor a transformer")
+    for component in (c for c, v in index.items() if isinstance(v, list) and v[0]):
+        if (base.path / component).is_dir():
+            check_model_folder(base.path / component)
+    if recipe.student is None:
+        return Prepared(recipe, base, slot)
+    path, commit, fmt = _student_files(recipe.student, settings)
+    if recipe.student.kind in DENOISER_SLOTS and recipe.student.kind != slot:
+        raise RecipeInputError(f"recipe {recipe.name}: student weights replace a {recipe.student.kind} but "
+                               f"{recipe.pipeline} has a {slot}")
+    return Prepared(recipe, base, slot, path, commit, fmt)
+
+
+def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path, str | None, str]:
+    root = student.subfolder in (None, "", ".")  # e.g. lcm-sdxl: the repository is the UNet folder
+    pattern = [student.filename] if student.filename else (None if root else [f"{student.subfolder}/*"])
+    snap = _snapshot(student.repo, settings, pattern)
+    if student.filename:
+        path = snap.path / student.filename
+        if not path.exists():
+            raise RecipeInputError(f"{student.repo.label}: {student.filename} is missing ({student.kind} weights). "
+                                   f"Provide it: `huggingface-cli download {student.repo.repo_id} {student.filename}`")
+        return path, snap.commit, check_weights_file(path, settings.allow_pickle)
+    path = snap.path if root else snap.path / student.subfolder
+    if not (path / "config.json").is_file():
+        raise RecipeInputError(f"{student.repo.label}: {student.subfolder}/config.json is missing "
+                               f"(a diffusers model folder is expected)")
+    check_model_folder(path)
+    return path, snap.commit, "diffusers-folder"
+
+
+def load(prepared: Prepared, settings: RunSettings):
+    """The pipeline, on its device, with the student applied and the recipe's scheduler."""
+    import diffusers
+
+    from ddmd_bench.utils.pipelines import load_pipeline
+
+    recipe = prepared.recipe
+    dtype = DTYPES[settings.resolved_dtype(recipe.dtype)]
+    extra: dict[str, Any] = {"dtype": dtype}
+    if recipe.variant and any(prepared.base.path.rglob(f"*.{recipe.variant}.safetensors")):
+        extra["variant"] = recipe.variant
+    if recipe.student is not None and recipe.student.kind != "lora":
+        extra[prepared.slot] = _load_student_net(prepared, dtype)
+    pipe = load_pipeline(prepared.base.path, **extra)
+    if type(pipe).__name__ != recipe.pipeline:  # model_index was checked; this guards against aliasing
+        raise RecipeInputError(f"{prepared.base.path} loaded as {type(pipe).__name__}, not {recipe.pipeline}")
+    if recipe.student is not None and recipe.student.kind == "lora":
+        _apply_lora(pipe, prepared)
+    cls = getattr(diffusers, recipe.scheduler.cls) if recipe.scheduler.cls else type(pipe.scheduler)
+    pipe.scheduler = cls.from_config(pipe.scheduler.config, **recipe.scheduler.config)
+    _apply_settings(pipe, prepared.slot, settings)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _load_student_net(prepared: Prepared, dtype: torch.dtype):
+    import diffusers
+
+    student = prepared.recipe.student
+    index = json.loads((prepared.base.path / "model_index.json").read_text())
+    cls = getattr(diffusers, index[prepared.slot][1])
+    if prepared.student_format == "diffusers-folder":
+        variant = prepared.recipe.variant
+        has_variant = variant is not None and any(prepared.student_path.glob(f"*.{variant}.safetensors"))
+        return cls.from_pretrained(prepared.student_path, dtype=dtype, use_safetensors=True,
+                                   variant=variant if has_variant else None)
+    config = {**cls.load_config(prepared.base.path / prepared.slot), **student.config_overrides}
+    net = cls.from_config(config)
+    state = _read_state(prepared.student_path, prepared.student_format)
+    missing, unexpected = net.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RecipeInputError(f"{prepared.student_path} does not fit {cls.__name__} of {prepared.base.repo_id}: "
+                               f"{len(missing)} missing keys (e.g. {missing[:2]}), {len(unexpected)} unexpected "
+                               f"(e.g. {unexpected[:2]})")
+    return net.to(dtype)
+
+
+def _read_state(path: Path, fmt: str) -> dict[str, torch.Tensor]:
+    if fmt == "safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    state = torch.load(path, map_location="cpu", weights_only=True)  # allowed pickle: still no code execution
+    return state.get("state_dict", state) if isinstance(state, dict) else state
+
+
+def _apply_lora(pipe, prepared: Prepared) -> None:
+    student = prepared.recipe.student
+    pipe.load_lora_weights(str(prepared.student_path.parent), weight_name=prepared.student_path.name,
+                           adapter_name="student")
+    if student.fuse:
+        pipe.fuse_lora(lora_scale=student.lora_scale)
+        pipe.unload_lora_weights()  # the fused weights stay; the adapter layers go
+    else:
+        pipe.set_adapters(["student"], adapter_weights=[student.lora_scale])
+
+
+def _apply_settings(pipe, slot: str, settings: RunSettings) -> None:
+    device = settings.resolved_device()
+    if settings.offload == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif settings.offload == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if settings.vae_tiling:
+        pipe.vae.enable_tiling()
+    if settings.vae_slicing:
+        pipe.vae.enable_slicing()
+    denoiser = getattr(pipe, slot)
+    if settings.attention_backend:
+        denoiser.set_attention_backend(settings.attention_backend)
+    if settings.compile:
+        denoiser.compile()  # nn.Module.compile: in place, so the pipeline and our call counter keep the module

@@ -1,0 +1,119 @@
+"""A `Generator` that runs a recipe's diffusers pipeline, with a trace of what the denoiser was actually called with.
+
+The trace (calls per generate, the timesteps seen, the denoiser batch relative to the images, embedded guidance)
+goes into every result record: a recipe that was silently run with the wrong scheduler or guidance shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import torch
+
+from ddmd_bench.recipes import build
+from ddmd_bench.recipes.recipe import Recipe
+from ddmd_bench.recipes.settings import RunSettings
+
+log = logging.getLogger(__name__)
+
+
+class DenoiserTrace:
+    """Counts denoiser forwards of one `generate` call (a forward pre-hook; works with any call signature)."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def hook(self, module, args, kwargs) -> None:
+        sample = args[0] if args else next(kwargs[k] for k in ("sample", "hidden_states", "x") if k in kwargs)
+        t = args[1] if len(args) > 1 else kwargs.get("timestep", kwargs.get("t"))
+        entry = {"batch": len(sample) if isinstance(sample, (list, tuple)) else int(sample.shape[0]),
+                 "timestep": _first(t)}
+        if kwargs.get("guidance") is not None:
+            entry["guidance_embedding"] = _first(kwargs["guidance"])
+        self.calls.append(entry)
+
+    def summary(self, n_images: int) -> dict[str, Any]:
+        batches = sorted({c["batch"] for c in self.calls})
+        out = {"images": n_images, "denoiser_calls": len(self.calls), "timesteps": [c["timestep"] for c in self.calls],
+               "batch_per_image": [b / n_images for b in batches]}
+        embedded = [c["guidance_embedding"] for c in self.calls if "guidance_embedding" in c]
+        if embedded:
+            out["guidance_embedding"] = sorted(set(embedded))
+        return out
+
+
+def _first(t) -> float | None:
+    if t is None:
+        return None
+    value = t.flatten()[0].item() if isinstance(t, torch.Tensor) else float(t)
+    return round(float(value), 4)
+
+
+class DiffusersGenerator:
+    """Images from a recipe: one per (prompt, seed), the initial noise drawn on CPU from the seed so that the
+    same (prompt, seed) gives the same start on any device and in any batch."""
+
+    def __init__(self, recipe: Recipe, settings: RunSettings | None = None, name: str | None = None) -> None:
+        self.recipe = recipe
+        self.settings = settings or RunSettings()
+        self.name = name or recipe.name
+        self.prepared = build.prepare(recipe, self.settings)  # all checks happen here, before any generation
+        self._pipe = None
+        self._trace = DenoiserTrace()
+        self.last_trace: dict[str, Any] | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.settings.resolved_device()
+
+    @property
+    def nfe(self) -> int:
+        """Denoiser passes per image (a CFG step counts 2)."""
+        return self.recipe.forwards * (2 if self.recipe.uses_cfg else 1)
+
+    def describe(self) -> dict[str, Any]:
+        """The full resolved recipe, where its files came from and how it ran (JSON-normalised)."""
+        import diffusers
+
+        return json.loads(json.dumps({
+            "kind": "diffusers-recipe", "name": self.name, "recipe": self.recipe.to_dict(),
+            "files": self.prepared.record(), "settings": self.settings.record(self.recipe.dtype),
+            "nfe": self.nfe, "diffusers": diffusers.__version__}))
+
+    def pipeline(self):
+        """The loaded pipeline (built on first use), with the call counter attached."""
+        if self._pipe is None:
+            self._pipe = build.load(self.prepared, self.settings)
+            getattr(self._pipe, self.prepared.slot).register_forward_pre_hook(self._trace.hook, with_kwargs=True)
+        return self._pipe
+
+    def call_kwargs(self, prompts: list[str], seeds: list[int]) -> dict[str, Any]:
+        """Arguments of the pipeline call for one batch."""
+        r = self.recipe
+        kwargs: dict[str, Any] = {"prompt": prompts, "num_inference_steps": r.steps, "guidance_scale": r.guidance,
+                                  "height": r.resolution, "width": r.resolution, "output_type": "pt",
+                                  "generator": [torch.Generator("cpu").manual_seed(s) for s in seeds],
+                                  **r.call_kwargs}
+        if r.scheduler.timesteps is not None:
+            kwargs["timesteps"] = list(r.scheduler.timesteps)
+        if r.scheduler.eta is not None:
+            kwargs["eta"] = r.scheduler.eta
+        if r.negative_prompt is not None and r.uses_cfg:
+            kwargs["negative_prompt"] = [r.negative_prompt] * len(prompts)
+        return kwargs
+
+    @torch.inference_mode()
+    def generate(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:
+        """uint8 [N, 3, H, W]."""
+        pipe = self.pipeline()
+        self._trace.calls.clear()
+        images = pipe(**self.call_kwargs(prompts, seeds)).images
+        self.last_trace = {**self._trace.summary(len(prompts)), "scheduler": type(pipe.scheduler).__name__,
+                           "scheduler_config": {k: pipe.scheduler.config.get(k) for k in self.recipe.scheduler.config}}
+        images = torch.as_tensor(images).float()
+        if not torch.isfinite(images).all():
+            raise FloatingPointError(f"{self.name}: the pipeline produced non-finite pixels "
+                                     f"(try --dtype float32 or --vae-slicing off)")
+        return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()

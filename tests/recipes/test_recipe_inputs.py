@@ -1,0 +1,166 @@
+"""Recipes on bad input (each a specific error before any image is generated), batch-size invariance, and the
+generic recipe on plain diffusers folders and on students exported by our trainer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from ddmd_bench.cli import main
+from ddmd_bench.recipes import get_recipe
+from ddmd_bench.recipes.generator import DiffusersGenerator
+from ddmd_bench.recipes.settings import RunSettings
+from tests.recipes import tiny_pipelines as T
+from tests.recipes.hub import build_hub
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hf-cache")
+    build_hub(root, only=("dmd2-sdxl-4step", "dmd2-sdxl-1step", "sdxl-lightning-4step", "hyper-sd15-4step-lora",
+                          "flux1-schnell"))
+    return root
+
+
+@pytest.fixture
+def offline_hub(hub, tmp_path, monkeypatch):
+    """A private copy of the hub (tests damage it), selected through HF_HUB_CACHE, offline."""
+    copy = tmp_path / "hub"
+    shutil.copytree(hub, copy)
+    monkeypatch.setenv("HF_HUB_CACHE", str(copy))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return copy
+
+
+def _evaluate(tmp_path, *args):
+    return CliRunner().invoke(main, ["evaluate", "--protocol", "toy-recipe-check", "--results-dir",
+                                     str(tmp_path / "results"), "--no-leaderboard", "--quiet", *args])
+
+
+def _snapshot(hub, repo_id):
+    return next((hub / f"models--{repo_id.replace('/', '--')}" / "snapshots").iterdir())
+
+
+def _nothing_generated(tmp_path):
+    return not list((tmp_path / "results").rglob("chunk-*")) if (tmp_path / "results").exists() else True
+
+
+def test_unknown_method_suggests_the_closest(tmp_path):
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-4stp")
+    assert result.exit_code != 0 and "did you mean 'dmd2-sdxl-4step'" in result.output
+
+
+def test_missing_lora_is_named_before_generation(offline_hub, tmp_path):
+    (_snapshot(offline_hub, "ByteDance/Hyper-SD") / "Hyper-SD15-4steps-lora.safetensors").unlink()
+    result = _evaluate(tmp_path, "--method", "hyper-sd15-4step-lora", "--resolution", "32")
+    assert result.exit_code != 0 and "Hyper-SD15-4steps-lora.safetensors is missing (lora weights)" in result.output
+    assert _nothing_generated(tmp_path)
+
+
+def test_wrong_pipeline_class_is_refused(offline_hub, tmp_path):
+    import diffusers
+
+    base = _snapshot(offline_hub, "stabilityai/stable-diffusion-xl-base-1.0")
+    shutil.rmtree(base)
+    T.sd15(base, diffusers.DDIMScheduler())  # an SD1.5 pipeline where the SDXL base should be
+    result = _evaluate(tmp_path, "--method", "sdxl-lightning-4step", "--resolution", "32")
+    assert result.exit_code != 0
+    assert "holds a StableDiffusionPipeline but the recipe needs a StableDiffusionXLPipeline" in result.output
+
+
+def test_truncated_safetensors_is_refused(offline_hub, tmp_path):
+    path = _snapshot(offline_hub, "ByteDance/SDXL-Lightning") / "sdxl_lightning_4step_unet.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    result = _evaluate(tmp_path, "--method", "sdxl-lightning-4step", "--resolution", "32")
+    assert result.exit_code != 0 and "sdxl_lightning_4step_unet.safetensors is truncated" in result.output
+    assert _nothing_generated(tmp_path)
+
+
+def test_pickle_checkpoint_needs_explicit_permission(offline_hub, tmp_path):
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-1step", "--resolution", "32")
+    assert result.exit_code != 0 and "is a pickle checkpoint" in result.output and "--allow-pickle" in result.output
+    assert _nothing_generated(tmp_path)
+
+
+def test_pipeline_with_remote_code_is_refused(offline_hub, tmp_path):
+    base = _snapshot(offline_hub, "black-forest-labs/FLUX.1-schnell")
+    index = json.loads((base / "model_index.json").read_text())
+    index["transformer"] = ["my_package.models", "MyTransformer"]
+    (base / "model_index.json").write_text(json.dumps(index))
+    result = _evaluate(tmp_path, "--method", "flux1-schnell", "--resolution", "32")
+    assert result.exit_code != 0 and "never enables trust_remote_code" in result.output
+
+
+def test_missing_repository_says_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _evaluate(tmp_path, "--method", "sdxl-turbo")
+    assert result.exit_code != 0
+    assert "stabilityai/sdxl-turbo is not in the HF cache" in result.output and "HF_HUB_OFFLINE=1" in result.output
+
+
+def test_steps_override_cannot_break_a_fixed_chain(offline_hub, tmp_path):
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--steps", "2")
+    assert result.exit_code != 0 and "fixed timesteps [999, 749, 499, 249]" in result.output
+
+
+@pytest.mark.parametrize("name", ["dmd2-sdxl-4step", "flux1-schnell"])  # LCM re-noises per sample; flow packing
+def test_images_do_not_depend_on_the_batch(offline_hub, name):
+    from dataclasses import replace
+
+    gen = DiffusersGenerator(replace(get_recipe(name), resolution=32), RunSettings(device="cpu"))
+    prompts, seeds = ["a red cat", "a blue dog", "a green bird"], [7, 8, 9]
+    together = gen.generate(prompts, seeds)
+    alone = torch.cat([gen.generate([p], [s]) for p, s in zip(prompts, seeds)])
+    assert together.shape == (3, 3, 32, 32) and together.dtype == torch.uint8
+    assert (together.int() - alone.int()).abs().max() <= 1  # CPU matmuls may round one grey level apart
+    assert not torch.equal(together[0], together[1])
+
+
+def test_other_sizes_are_resized_for_the_toy_metrics_and_recorded(offline_hub, tmp_path):
+    result = _evaluate(tmp_path, "--method", "flux1-schnell", "--resolution", "32")
+    assert result.exit_code == 0, result.output
+    [path] = [p for p in (tmp_path / "results").rglob("*.json")]
+    record = json.loads(path.read_text())
+    assert record["resize"] == {"generated": [32, 32], "evaluated": 16, "filter": "PIL.Image.LANCZOS", "crop": "none"}
+
+
+def test_plain_diffusers_folder_runs_with_the_generic_recipe(tmp_path, monkeypatch):
+    import diffusers
+
+    folder = tmp_path / "my-sd3"
+    T.sd3(folder, diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0))
+    result = _evaluate(tmp_path, "--pipeline", str(folder), "--json")
+    assert result.exit_code == 0, result.output
+    [path] = [p for p in (tmp_path / "results").rglob("*.json")]
+    record = json.loads(path.read_text())
+    # StableDiffusion3Pipeline's call defaults: 28 steps, guidance 7.0 (real CFG); 8 latents x VAE factor 2 = 16 px
+    assert record["generator"]["recipe"]["steps"] == 28 and record["generator"]["recipe"]["guidance"] == 7.0
+    assert record["trace"]["denoiser_calls"] == 28 and record["trace"]["batch_per_image"] == [2.0]
+    assert record["generator"]["recipe"]["resolution"] == 16 and "resize" not in record
+
+
+def test_exported_student_runs_its_own_sampler(tmp_path):
+    from ddmd_bench.training.config import DistillConfig
+    from ddmd_bench.training.export import export_pipeline
+    from ddmd_bench.training.trainer import Trainer
+    from tests.training.tiny import tiny_sd_pipeline
+
+    tiny_sd_pipeline(tmp_path / "tok").save_pretrained(tmp_path / "teacher")
+    (tmp_path / "prompts.txt").write_text("a red cat\na blue dog\n")
+    cfg = DistillConfig(teacher=str(tmp_path / "teacher"), student_steps=4, steps=1, batch_size=2, lora_rank=2,
+                        save_every=10, divergence_std=1e6)
+    trainer = Trainer(cfg, tmp_path / "run", prompts=str(tmp_path / "prompts.txt"))
+    trainer.run()
+    out = export_pipeline(trainer.teacher, trainer.nets.ema.shadow, 4, tmp_path / "student")
+    result = _evaluate(tmp_path, "--pipeline", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    [path] = [p for p in (tmp_path / "results").rglob("*.json")]
+    record = json.loads(path.read_text())
+    assert "exported by `ddmd-bench train`" in record["generator"]["recipe"]["notes"]
+    assert record["trace"]["denoiser_calls"] == 4 and record["trace"]["timesteps"] == [999, 749, 499, 249]
+    assert record["trace"]["scheduler"] == "LCMScheduler" and record["trace"]["batch_per_image"] == [1.0]
