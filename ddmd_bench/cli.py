@@ -612,13 +612,21 @@ def prompts_list(as_json) -> None:
 @prompts.command("show")
 @click.argument("protocol_name", default="toy")
 @click.option("--limit", type=click.IntRange(min=1), default=None)
-def prompts_show(protocol_name, limit) -> None:
-    """Print a protocol's prompts, one per line, with their seeds."""
+@click.option("--data", "data_files", multiple=True, metavar="KEY=PATH",
+              help="The protocol's data files (literature protocols read their prompts from them).")
+def prompts_show(protocol_name, limit, data_files) -> None:
+    """Print a protocol's prompts, one per line, with their seeds (after every check `evaluate` would make).
+
+    \b
+    Examples:
+      ddmd-bench prompts show toy --limit 5
+      ddmd-bench prompts show coco30k-256 --data captions=captions_coco14_test.txt --limit 3
+    """
     from ddmd_bench.protocols import get_protocol
 
     try:
-        protocol, ctx = get_protocol(protocol_name, limit)
-    except UnknownNameError as exc:
+        protocol, ctx = get_protocol(protocol_name, limit, data=_parse_data(data_files))
+    except (UnknownNameError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
     for seed, p in zip(protocol.seeds(len(ctx.prompt_set.prompts)), ctx.prompt_set.prompts):
         click.echo(f"{seed}\t{p}")

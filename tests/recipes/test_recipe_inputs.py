@@ -164,3 +164,13 @@ def test_exported_student_runs_its_own_sampler(tmp_path):
     assert "exported by `ddmd-bench train`" in record["generator"]["recipe"]["notes"]
     assert record["trace"]["denoiser_calls"] == 4 and record["trace"]["timesteps"] == [999, 749, 499, 249]
     assert record["trace"]["scheduler"] == "LCMScheduler" and record["trace"]["batch_per_image"] == [1.0]
+
+
+def test_run_settings_are_applied_and_recorded(offline_hub, tmp_path):
+    result = _evaluate(tmp_path, "--method", "flux1-schnell", "--resolution", "16", "--dtype", "float32",
+                       "--vae-tiling", "--vae-slicing", "--attention-backend", "native")
+    assert result.exit_code == 0, result.output
+    [path] = [p for p in (tmp_path / "results").rglob("*.json")]
+    settings = json.loads(path.read_text())["generator"]["settings"]
+    assert settings == {"device": "cpu", "dtype": "float32", "offload": "none", "vae_tiling": True,
+                        "vae_slicing": True, "attention_backend": "native", "compile": False, "allow_pickle": False}
