@@ -211,7 +211,10 @@ def _preset_command(preset: str) -> click.Command:
     @click.option("--ship-last-good", is_flag=True,
                   help="If the run diverges, ship the last good checkpoint (the divergence is recorded).")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-    def command(out, overrides, prompts, ship, ship_last_good, threads):
+    @click.option("--parallel", type=click.Choice(["ddp", "fsdp"]), default="ddp", show_default=True,
+                  help="Under torchrun: replicate the models (DDP) or shard them (FSDP, for models that do not fit "
+                       "on one GPU). Same update either way.")
+    def command(out, overrides, prompts, ship, ship_last_good, threads, parallel):
         import shlex
         import sys
 
@@ -224,7 +227,8 @@ def _preset_command(preset: str) -> click.Command:
         logging.getLogger("ddmd_bench").setLevel(logging.INFO)
         try:
             info = run_preset(preset, out or Path("runs") / preset, parse_overrides(overrides), prompts, ship,
-                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good)
+                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good,
+                              parallel)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps(info, indent=1, default=str))

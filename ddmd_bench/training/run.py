@@ -53,7 +53,8 @@ def student_name(preset: str) -> str:
 
 
 def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: str | None = None,
-               ship: bool = False, command: str = "", ship_last_good: bool = False) -> dict[str, Any]:
+               ship: bool = False, command: str = "", ship_last_good: bool = False,
+               parallel: str = "ddp") -> dict[str, Any]:
     """Train (or resume) `preset` in `out_dir`; with `ship`, copy the EMA student (float16) into the package.
 
     If the run diverges it stops with `TrainingDiverged`; with `ship_last_good` the last good checkpoint's EMA
@@ -64,7 +65,7 @@ def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: s
     if ship and cfg.teacher != "toy":
         raise ValueError("--ship adds a student to the toy track's shipped weights; only toy presets ship")
     t0 = time.perf_counter()
-    trainer = Trainer(cfg, out_dir, prompts=prompts)
+    trainer = Trainer(cfg, out_dir, prompts=prompts, parallel=parallel)
     diverged = None
     try:
         path = trainer.run()

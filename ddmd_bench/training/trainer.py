@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from ddmd_bench.training import functional as F
-from ddmd_bench.training import lora
+from ddmd_bench.registry import unknown_name_message
+from ddmd_bench.training import lora, sharding
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
 from ddmd_bench.training.losses import DMDLoss, fake_loss
@@ -74,7 +75,9 @@ class Trainer:
     """Builds everything from a `DistillConfig` and runs (or resumes) it in `out_dir`."""
 
     def __init__(self, cfg: DistillConfig, out_dir: str | Path, teacher: TeacherBundle | None = None,
-                 prompts: Callable[[int, int], list[str]] | str | None = None) -> None:
+                 prompts: Callable[[int, int], list[str]] | str | None = None, parallel: str = "ddp") -> None:
+        if parallel not in sharding.PARALLEL_MODES:
+            raise ValueError(unknown_name_message("parallel mode", parallel, list(sharding.PARALLEL_MODES)))
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.teacher = teacher or load_teacher(cfg.teacher)
         self.cfg = cfg = self._check_cfg_support(cfg)
@@ -83,6 +86,8 @@ class Trainer:
             prompts = file_prompts(prompts, cfg.unconditional)
         self.prompts = prompts or toy_prompts(cfg)
         self.world = World.current()
+        self.sharded = parallel == "fsdp" and self.world.size > 1  # a run setting: same math as DDP
+        self._pending_opt: tuple[dict, dict | None] | None = None
         if cfg.batch_size % self.world.size:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world.size} processes")
         self.sigmas = self.teacher.student_sigmas(cfg.student_steps)
@@ -109,10 +114,28 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             student = self._trainable_copy()
             fake = self._trainable_copy() if cfg.loss.needs_fake else None
-        opt = lambda net, lr: torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr,
-                                               betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
-        return Nets(student, fake, opt(student, cfg.lr), opt(fake, cfg.lr_fake) if fake is not None else None,
-                    EMA(student, cfg.ema_decay))
+        return Nets(student, fake, self._optimizer(student, cfg.lr),
+                    self._optimizer(fake, cfg.lr_fake) if fake is not None else None, EMA(student, cfg.ema_decay))
+
+    def _optimizer(self, net: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        return torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, betas=(0.9, 0.999),
+                                 weight_decay=self.cfg.weight_decay)
+
+    def _distribute(self, nets: Nets) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+        """DDP wrappers, or (FSDP) the models sharded in place with optimizers rebuilt over the shards."""
+        w = self.world
+        if not self.sharded:
+            return w.wrap(nets.student), w.wrap(nets.fake) if nets.fake is not None else None
+        sharding.shard(nets.student)
+        nets.opt_student = self._optimizer(nets.student, self.cfg.lr)
+        if nets.fake is not None:
+            sharding.shard(nets.fake)
+            nets.opt_fake = self._optimizer(nets.fake, self.cfg.lr_fake)
+        if self._pending_opt is not None:  # resumed: the saved full optimizer state, re-sharded
+            sharding.load_optimizer_state(nets.student, nets.opt_student, self._pending_opt[0])
+            if nets.fake is not None:
+                sharding.load_optimizer_state(nets.fake, nets.opt_fake, self._pending_opt[1])
+        return nets.student, nets.fake
 
     def _trainable_copy(self) -> torch.nn.Module:
         net = self.teacher.copy_net()
@@ -125,7 +148,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         nets = self.nets = self.build()
         start = self._resume(nets)
-        student, fake = w.wrap(nets.student), w.wrap(nets.fake) if nets.fake is not None else None
+        student, fake = self._distribute(nets)
         runlog = RunLog(self.out_dir, start) if w.is_main else None
         self.last_good = start
         for step in range(start, cfg.steps):
@@ -182,8 +205,8 @@ class Trainer:
         renoise = [torch.randn(shape, generator=gen)[rows] for _ in range(k - 1)]
         idx = index[rows]
         p = self.teacher.parameterization
-        with torch.no_grad():
-            for j in range(int(idx.max())):
+        with torch.no_grad():  # every rank runs the same number of passes (FSDP gathers weights collectively)
+            for j in range(int(index.max())):
                 sigma_j = self.sigmas[j].expand(z.shape[0])
                 x0 = self.teacher.x0(student_module, z, sigma_j, cond)
                 z_next = p.add_noise(x0, renoise[j], self.sigmas[j + 1].expand(z.shape[0]))
@@ -198,7 +221,7 @@ class Trainer:
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], self.cfg.grad_clip)
         opt.step()
-        return float(norm)
+        return float(sharding.full(norm))
 
     def _check(self, step: int, loss: torch.Tensor, x: torch.Tensor | None, what: str = "generator loss") -> None:
         where = f"{self.out_dir / 'state.pt'} (step {self.last_good})" if self.last_good else "none yet"
@@ -212,15 +235,29 @@ class Trainer:
 
     # ------------------------------------------------------------------------------------ state and export
     def _save(self, nets: Nets, step: int) -> None:
+        state = self._gather_state(nets) if self.sharded else None  # collective: every rank takes part
         if self.world.is_main:
-            state = {"student": lora.trainable_state(nets.student), "opt_student": nets.opt_student.state_dict(),
-                     "ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates,
-                     "step": step, "config": json.dumps(self.cfg.to_dict())}
-            if nets.fake is not None:
-                state |= {"fake": lora.trainable_state(nets.fake), "opt_fake": nets.opt_fake.state_dict()}
+            state = state or self._local_state(nets)
+            state |= {"ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates, "step": step,
+                      "config": json.dumps(self.cfg.to_dict())}
             atomic_save(state, self.out_dir / "state.pt")
         self.last_good = step
         self.world.barrier()
+
+    def _local_state(self, nets: Nets) -> dict[str, Any]:
+        state = {"student": lora.trainable_state(nets.student), "opt_student": nets.opt_student.state_dict()}
+        if nets.fake is not None:
+            state |= {"fake": lora.trainable_state(nets.fake), "opt_fake": nets.opt_fake.state_dict()}
+        return state
+
+    def _gather_state(self, nets: Nets) -> dict[str, Any]:
+        """FSDP: whole tensors and name-keyed optimizer state, so any world size can resume it."""
+        state = {"student": sharding.full_state(lora.trainable_state(nets.student)),
+                 "opt_student": sharding.optimizer_state(nets.student, nets.opt_student), "optimizer_format": "full"}
+        if nets.fake is not None:
+            state |= {"fake": sharding.full_state(lora.trainable_state(nets.fake)),
+                      "opt_fake": sharding.optimizer_state(nets.fake, nets.opt_fake)}
+        return state
 
     def _resume(self, nets: Nets) -> int:
         state = load_state(self.out_dir / "state.pt")
@@ -230,13 +267,22 @@ class Trainer:
         if saved != json.loads(json.dumps(self.cfg.to_dict())):
             raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
                              f"delete {self.out_dir / 'state.pt'}")
+        saved_sharded = state.get("optimizer_format") == "full"
+        if saved_sharded != self.sharded:
+            raise ValueError(f"{self.out_dir / 'state.pt'} was saved by a {'FSDP' if saved_sharded else 'non-FSDP'} "
+                             f"run; resume it the same way (FSDP needs --parallel fsdp and several processes), or "
+                             f"start a new --out")
         lora.load_trainable_state(nets.student, state["student"])
-        nets.opt_student.load_state_dict(state["opt_student"])
         lora.load_trainable_state(nets.ema.shadow, state["ema"])
         nets.ema.updates = state["ema_updates"]
         if nets.fake is not None:
             lora.load_trainable_state(nets.fake, state["fake"])
-            nets.opt_fake.load_state_dict(state["opt_fake"])
+        if self.sharded:  # optimizers are rebuilt over the shards first (`_distribute`)
+            self._pending_opt = (state["opt_student"], state.get("opt_fake"))
+        else:
+            nets.opt_student.load_state_dict(state["opt_student"])
+            if nets.fake is not None:
+                nets.opt_fake.load_state_dict(state["opt_fake"])
         log.info("resuming %s at step %d", self.out_dir, state["step"])
         return int(state["step"])
 

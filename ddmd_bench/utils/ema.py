@@ -21,7 +21,9 @@ class EMA:
         self.updates += 1
         beta = min(self.decay, (1 + self.updates) / (10 + self.updates))
         for avg, cur in zip(self.shadow.parameters(), model.parameters()):
-            avg.lerp_(cur.detach(), 1.0 - beta)
+            if cur.requires_grad:  # frozen weights never move, so their average is already exact
+                whole = cur.full_tensor() if hasattr(cur, "full_tensor") else cur  # an FSDP shard: gather it
+                avg.lerp_(whole.detach(), 1.0 - beta)
 
     def state_dict(self) -> dict:
         """Serializable state."""

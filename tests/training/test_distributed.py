@@ -22,19 +22,19 @@ def _prompts(step: int, n: int) -> list[str]:
     return [PROMPTS[(step + i) % len(PROMPTS)] for i in range(n)]
 
 
-def _train(out: str) -> None:
+def _train(out: str, parallel: str = "ddp", cfg: DistillConfig = CFG) -> None:
     from ddmd_bench.training.trainer import Trainer
     from tests.training.tiny import tiny_flow_bundle
 
     torch.set_num_threads(1)
-    Trainer(CFG, out, teacher=tiny_flow_bundle(), prompts=_prompts).run()
+    Trainer(cfg, out, teacher=tiny_flow_bundle(), prompts=_prompts, parallel=parallel).run()
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
+def _worker(rank: int, world: int, port: int, out: str, parallel: str = "ddp", steps: int | None = None) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
     try:
-        _train(out)
+        _train(out, parallel, CFG if steps is None else CFG.with_overrides(steps=steps))
     finally:
         import torch.distributed as dist
 
@@ -63,3 +63,47 @@ def test_two_process_gloo_matches_one_process(tmp_path):
         str(tmp_path / "ddp" / "student.safetensors"))
     for key in s1:
         torch.testing.assert_close(s1[key], s2[key], rtol=1e-4, atol=1e-6)
+
+
+
+def _assert_same_run(tmp_path, a: str, b: str) -> None:
+    from safetensors.torch import load_file
+
+    ra, rb = runlog.read(tmp_path / a), runlog.read(tmp_path / b)
+    assert [r["step"] for r in rb] == [r["step"] for r in ra]
+    for x, y in zip(ra, rb):
+        for key in ("loss", "fake_loss", "ca_mag", "dm_mag", "grad_norm"):
+            assert y[key] == pytest.approx(x[key], rel=1e-4, abs=1e-7), (key, x["step"])
+    s1, s2 = load_file(str(tmp_path / a / "student.safetensors")), load_file(str(tmp_path / b / "student.safetensors"))
+    assert s1.keys() == s2.keys()
+    for key in s1:
+        torch.testing.assert_close(s1[key], s2[key], rtol=1e-4, atol=1e-6)
+
+
+def test_two_process_fsdp_matches_one_process_and_resumes(tmp_path):
+    _train(str(tmp_path / "single"))
+    # FSDP: sharded student and fake model, optimizers over the shards, whole tensors gathered for EMA and state
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp"), "fsdp"), nprocs=2, join=True)
+    _assert_same_run(tmp_path, "single", "fsdp")
+    # Stop after step 2 (its state is saved), then re-run to the end: the same run as uninterrupted.
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp-resumed"), "fsdp", 2), nprocs=2, join=True)
+    assert [r["step"] for r in runlog.read(tmp_path / "fsdp-resumed")] == [1, 2]
+    import json
+
+    state = torch.load(tmp_path / "fsdp-resumed" / "state.pt", weights_only=True)
+    assert state["optimizer_format"] == "full" and state["step"] == 2
+    state["config"] = json.dumps(CFG.to_dict())  # continue the same run to 4 steps
+    torch.save(state, tmp_path / "fsdp-resumed" / "state.pt")
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp-resumed"), "fsdp"), nprocs=2, join=True)
+    _assert_same_run(tmp_path, "single", "fsdp-resumed")
+
+
+def test_fsdp_state_is_not_resumed_without_fsdp(tmp_path):
+    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "run"), "fsdp", 2), nprocs=2, join=True)
+    import json
+
+    state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
+    state["config"] = json.dumps(CFG.to_dict())
+    torch.save(state, tmp_path / "run" / "state.pt")
+    with pytest.raises(ValueError, match="saved by a FSDP run"):
+        _train(str(tmp_path / "run"))
