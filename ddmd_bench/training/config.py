@@ -28,6 +28,8 @@ class DistillConfig:
     ema_decay: float = 0.99
     kl_weight: float = 0.0  # mean-variance KL regulariser (Decoupled DMD eq. 7); 0 = off
     kl_target: tuple[float, float] = (0.0, 0.25)  # (mu, variance) of the per-image pixel statistics
+    gan_weight: float = 0.0  # DMD2's GAN generator term softplus(-D(G)); 1e-3 SD1.5, 5e-3 SDXL; 0 = off (needs real images)
+    gan_d_weight: float = 1e-2  # its discriminator loss weight in the fake update (DMD2)
     divergence_std: float = 8.0  # stop when the student's output std exceeds this (CA-collapse guard)
     seed: int = 0
     save_every: int = 50

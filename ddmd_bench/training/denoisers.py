@@ -118,12 +118,14 @@ def toy_bundle(_: Any = None) -> TeacherBundle:
 
     from ddmd_bench.toy.models import TeacherConfig
     from ddmd_bench.toy.pipeline import SCHEDULERS
+    from ddmd_bench.training.gan import toy_real_data
 
     res = meta["model_config"]["transformer"]["sample_size"]
     config = TeacherConfig.from_dict(meta["model_config"])
     return TeacherBundle("toy-teacher", model.transformer, encode, _sd3_call(param), param, (3, res, res),
                          few_step_scheduler=lambda steps: SCHEDULERS.get("flow-dmd")(config, steps),
-                         extras={"teacher_sha256": meta["sha256"], "model_config": meta["model_config"]})
+                         extras={"teacher_sha256": meta["sha256"], "model_config": meta["model_config"],
+                                 "real_data": toy_real_data})
 
 
 @FAMILIES.register("StableDiffusionPipeline")

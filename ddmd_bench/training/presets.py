@@ -30,6 +30,8 @@ PRESETS.add("toy-ca-only-4step", _toy("decoupled-hybrid", terms="ca"))
 PRESETS.add("toy-dm-only-4step", _toy("decoupled-hybrid", terms="dm"))
 PRESETS.add("toy-dmd-1step", _toy("coupled", "shared_cfg", sigmas=_ONE))
 PRESETS.add("toy-ddmd-1step", _toy("decoupled-hybrid", sigmas=_ONE))
+# DMD2 with its GAN head on the fake model (generator weight 1e-3 as for SD1.5; real images rendered by the toy world).
+PRESETS.add("toy-dmd-gan-4step", _toy("coupled", "shared_cfg").with_overrides(gan_weight=1e-3))
 # No CFG at all: the unconditional case, where CA vanishes and only DM remains.
 PRESETS.add("toy-uncond-dmd-4step", DistillConfig(
     loss=DMDLossConfig(schedule="coupled", normalization="per_branch", terms="dm", guidance=1.0),

@@ -22,6 +22,7 @@ from ddmd_bench.registry import unknown_name_message
 from ddmd_bench.training import lora, sharding
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
+from ddmd_bench.training.gan import GAN
 from ddmd_bench.training.losses import DMDLoss, fake_loss
 from ddmd_bench.training.runlog import RunLog
 from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
@@ -44,6 +45,7 @@ class Nets:
     opt_student: torch.optim.Optimizer
     opt_fake: torch.optim.Optimizer | None
     ema: EMA
+    gan: GAN | None = None  # DMD2's optional GAN head (its parameters are in opt_fake)
 
 
 def toy_prompts(cfg: DistillConfig) -> Callable[[int, int], list[str]]:
@@ -114,12 +116,25 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             student = self._trainable_copy()
             fake = self._trainable_copy() if cfg.loss.needs_fake else None
+            gan = self._gan(fake) if cfg.gan_weight else None
+        extra = list(gan.head.parameters()) if gan is not None else []
         return Nets(student, fake, self._optimizer(student, cfg.lr),
-                    self._optimizer(fake, cfg.lr_fake) if fake is not None else None, EMA(student, cfg.ema_decay))
+                    self._optimizer(fake, cfg.lr_fake, extra) if fake is not None else None,
+                    EMA(student, cfg.ema_decay), gan)
 
-    def _optimizer(self, net: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-        return torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=lr, betas=(0.9, 0.999),
-                                 weight_decay=self.cfg.weight_decay)
+    def _optimizer(self, net: torch.nn.Module, lr: float, extra: list | None = None) -> torch.optim.Optimizer:
+        params = [p for p in net.parameters() if p.requires_grad] + (extra or [])
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=self.cfg.weight_decay)
+
+    def _gan(self, fake: torch.nn.Module | None) -> GAN:
+        real = self.teacher.extras.get("real_data")
+        if fake is None or real is None:
+            raise ValueError(f"the GAN term (gan_weight={self.cfg.gan_weight}) needs the fake model and real images; "
+                             f"teacher {self.teacher.name} provides {'no real images' if real is None else 'no fake'} "
+                             f"(the toy track renders them; image datasets for diffusers teachers are not wired yet)")
+        if self.world.size > 1:
+            raise ValueError("the GAN term runs in a single process for now (its head is not DDP/FSDP-wrapped)")
+        return GAN(self.teacher, fake, real, self.cfg.loss.clip)
 
     def _distribute(self, nets: Nets) -> tuple[torch.nn.Module, torch.nn.Module | None]:
         """DDP wrappers, or (FSDP) the models sharded in place with optimizers rebuilt over the shards."""
@@ -179,13 +194,23 @@ class Trainer:
             kl = F.mean_variance_kl(x, *cfg.kl_target)
             stats["kl"] = kl.item()
             loss = loss + cfg.kl_weight * kl
+        if nets.gan is not None:
+            g = nets.gan.generator_loss(nets.fake, x, cond, gen, rows, n)
+            stats["gan_g"] = g.item()
+            loss = loss + cfg.gan_weight * g
         self._check(step, loss if not stats["nonfinite"] else torch.tensor(float("nan")), x,
                     what="generator loss" if not stats["nonfinite"] else "a teacher/fake prediction")
         grad_norm = self._update(nets.opt_student, student, loss, cfg.lr * lr_scale)
         nets.ema.update(nets.student)
         fake_losses = []
-        for _ in range(cfg.fake_updates if fake is not None else 0):
+        for update in range(cfg.fake_updates if fake is not None else 0):
             fl = fake_loss(self.teacher, fake, x, cond, gen, cfg.loss.clip, rows, n)
+            if nets.gan is not None:  # the head and the fake network learn to tell real from generated
+                seeds = [cfg.seed * 1_000_000_007 + 900_000_000 + (step * cfg.fake_updates + update) * n + i
+                         for i in range(n)]
+                d = nets.gan.discriminator_loss(fake, x, cond, seeds, gen, rows, n)
+                stats["gan_d"] = d.item()
+                fl = fl + cfg.gan_d_weight * d
             self._check(step, fl, None, what="fake-model loss")
             self._update(nets.opt_fake, fake, fl, cfg.lr_fake * lr_scale)
             fake_losses.append(fl.detach())
@@ -219,7 +244,8 @@ class Trainer:
             group["lr"] = lr
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_([p for p in net.parameters() if p.requires_grad], self.cfg.grad_clip)
+        params = [p for group in opt.param_groups for p in group["params"]]  # the fake's include the GAN head
+        norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
         return float(sharding.full(norm))
 
@@ -240,6 +266,8 @@ class Trainer:
             state = state or self._local_state(nets)
             state |= {"ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates, "step": step,
                       "config": json.dumps(self.cfg.to_dict())}
+            if nets.gan is not None:
+                state["gan_head"] = nets.gan.head.state_dict()
             atomic_save(state, self.out_dir / "state.pt")
         self.last_good = step
         self.world.barrier()
@@ -263,7 +291,8 @@ class Trainer:
         state = load_state(self.out_dir / "state.pt")
         if state is None:
             return 0
-        saved = json.loads(state["config"])
+        # Fields added to the config since the state was saved take their defaults (old runs stay resumable).
+        saved = json.loads(json.dumps(DistillConfig.from_dict(json.loads(state["config"])).to_dict()))
         if saved != json.loads(json.dumps(self.cfg.to_dict())):
             raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
                              f"delete {self.out_dir / 'state.pt'}")
@@ -273,6 +302,8 @@ class Trainer:
                              f"run; resume it the same way (FSDP needs --parallel fsdp and several processes), or "
                              f"start a new --out")
         lora.load_trainable_state(nets.student, state["student"])
+        if nets.gan is not None:
+            nets.gan.head.load_state_dict(state["gan_head"])
         lora.load_trainable_state(nets.ema.shadow, state["ema"])
         nets.ema.updates = state["ema_updates"]
         if nets.fake is not None:
