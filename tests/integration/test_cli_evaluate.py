@@ -137,3 +137,23 @@ def test_import_reported_results_into_their_own_protocols(tmp_path):
     gate = store.read(tmp_path / "mlperf-sdxl-5k-gate-v1.jsonl")[1][0].record["metrics"]
     assert (gate["fid"]["ci_low"], gate["fid"]["ci_high"]) == (23.01085758, 23.95007626)
     assert len(list(tmp_path.glob("*.jsonl"))) == 4  # one file per source protocol, never mixed
+
+
+def test_literature_protocol_data_files_are_checked_before_anything_runs(tmp_path):
+    from tests.conftest import SHARED_DATA
+
+    wrong = tmp_path / "captions.txt"
+    wrong.write_text("a photo of a cat\na photo of a dog\n")
+    result = _evaluate(tmp_path, "--protocol", "coco30k-256", "--data", f"captions={wrong}", "--data",
+                       f"reference_stats={tmp_path / 'none.npz'}", "--method", "sd15")
+    assert result.exit_code != 0 and f"'captions' = {wrong} has sha256" in result.output
+    assert "expected edabd2a556026cbf5d36a5fffa35ad43d7ba71b72f6d640b727c1edefb7f1945" in result.output
+    result = _evaluate(tmp_path, "--protocol", "coco30k-256", "--method", "sd15")
+    assert result.exit_code != 0 and "needs its prompts from data file 'captions' or 'coco_captions'" in result.output
+    result = _evaluate(tmp_path, "--data", "captions")
+    assert result.exit_code != 0 and "expected KEY=PATH" in result.output
+    if (SHARED_DATA / "captions_coco14_test.txt").exists():
+        result = _evaluate(tmp_path, "--protocol", "coco30k-256", "--data",
+                           f"captions={SHARED_DATA / 'captions_coco14_test.txt'}", "--method", "sd15")
+        assert result.exit_code != 0 and "needs data file 'reference_stats'" in result.output
+    assert not (tmp_path / "results").exists()  # nothing was generated or written
