@@ -4,8 +4,9 @@ printed as JSON. Under 5 minutes on one GPU.
     bash benchmarks/gpu_check.sh        # sets up .venv if needed, then runs this file
 
 Checks: CUDA-event latency of the toy teacher at batch 1 and batched (fp32 and bf16 autocast), torch.compile of
-its transformer, per-sample identity of CPU and GPU images (same noise), and the toy metrics (FID features, CLIP
-score, ImageReward) on the GPU against the CPU.
+its transformer, per-sample identity of CPU and GPU images (same noise), the toy metrics (FID features, CLIP
+score, ImageReward) on the GPU against the CPU, and diffusers recipes on tiny real-layout pipelines with fp16/bf16,
+CPU offload, VAE tiling, an attention backend and torch.compile.
 """
 
 from __future__ import annotations
@@ -70,7 +71,55 @@ def main() -> dict:
     r_gpu = reward.to(dev)(ir_pre(images[:16], 16).to(dev), tok["input_ids"].to(dev),
                            tok["attention_mask"].to(dev)).cpu()
     out["image_reward_max_abs_diff"] = float((r_cpu - r_gpu).abs().max())
+    out["recipes"] = recipe_checks()
     return out
+
+
+def recipe_checks() -> dict:
+    """Diffusers recipes on the GPU (tiny random components in the real layouts, from the tests): fp16 and bf16,
+    model CPU offload, VAE tiling, an attention backend and torch.compile; the call trace must stay the recipe's and
+    the CPU-seeded noise must give the same images on CPU and GPU (up to half-precision rounding)."""
+    import dataclasses
+    import os
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' tiny-pipeline factories
+
+    from ddmd_bench.metrics import latency
+    from ddmd_bench.recipes import get_recipe
+    from ddmd_bench.recipes.generator import DiffusersGenerator
+    from ddmd_bench.recipes.settings import RunSettings
+    from tests.recipes.hub import build_hub
+
+    cache = tempfile.mkdtemp(prefix="ddmd-gpu-hub-")
+    build_hub(Path(cache), only=("dmd2-sdxl-4step", "flux1-schnell", "z-image-turbo"))
+    os.environ.update(HF_HUB_CACHE=cache, HF_HUB_OFFLINE="1")
+    prompts, seeds = ["a red cat", "a blue dog"], [1, 2]
+    results: dict = {}
+    settings = {"fp16": RunSettings(device="cuda", dtype="float16"),
+                "bf16+compile": RunSettings(device="cuda", dtype="bfloat16", compile=True),
+                "offload+tiling": RunSettings(device="cuda", dtype="float16", offload="model", vae_tiling=True),
+                "sdpa-backend": RunSettings(device="cuda", dtype="bfloat16", attention_backend="native")}
+    for name in ("dmd2-sdxl-4step", "flux1-schnell", "z-image-turbo"):
+        recipe = dataclasses.replace(get_recipe(name), resolution=64)
+        reference = DiffusersGenerator(recipe, RunSettings(device="cpu", dtype="float32")).generate(prompts, seeds)
+        for label, setting in settings.items():
+            if label == "sdpa-backend" and recipe.pipeline.startswith("StableDiffusion"):
+                continue  # the attention dispatcher covers transformer models
+            try:
+                gen = DiffusersGenerator(recipe, setting)
+                images = gen.generate(prompts, seeds)
+                timing = latency.measure(lambda: gen.generate(prompts[:1], seeds[:1]),
+                                         latency.LatencyConfig(2, 5, 1), torch.device("cuda"), f"{name} b=1")
+                results[f"{name}/{label}"] = {
+                    "calls_ok": gen.last_trace["denoiser_calls"] == recipe.forwards,
+                    "max_pixel_diff_vs_cpu_fp32": int((images.int() - reference.int()).abs().max()),
+                    "b1_median_ms": timing["median"] * 1000}
+            except Exception as exc:  # report every path, even a failing one
+                results[f"{name}/{label}"] = {"error": f"{type(exc).__name__}: {exc}"}
+    return results
 
 
 if __name__ == "__main__":
