@@ -129,19 +129,39 @@ def test_other_sizes_are_resized_for_the_toy_metrics_and_recorded(offline_hub, t
     assert record["resize"] == {"generated": [32, 32], "evaluated": 16, "filter": "PIL.Image.LANCZOS", "crop": "none"}
 
 
-def test_plain_diffusers_folder_runs_with_the_generic_recipe(tmp_path, monkeypatch):
-    import diffusers
+GENERIC = {  # pipeline class -> (factory, its __call__ defaults: steps, guidance, CFG batch factor)
+    "StableDiffusionPipeline": (lambda f: T.sd15(f, __import__("diffusers").DDIMScheduler()), 50, 7.5, 2.0),
+    "StableDiffusionXLPipeline": (lambda f: T.sdxl(f, __import__("diffusers").EulerDiscreteScheduler()), 50, 5.0, 2.0),
+    "StableDiffusion3Pipeline": (lambda f: T.sd3(f, __import__("diffusers").FlowMatchEulerDiscreteScheduler(
+        shift=3.0)), 28, 7.0, 2.0),
+    "FluxPipeline": (lambda f: T.flux(f, __import__("diffusers").FlowMatchEulerDiscreteScheduler(), False), 28, 3.5,
+                     1.0),
+    "ZImagePipeline": (lambda f: T.zimage(f, __import__("diffusers").FlowMatchEulerDiscreteScheduler(shift=3.0)),
+                       50, 5.0, 2.0),
+}
 
-    folder = tmp_path / "my-sd3"
-    T.sd3(folder, diffusers.FlowMatchEulerDiscreteScheduler(shift=3.0))
-    result = _evaluate(tmp_path, "--pipeline", str(folder), "--json")
+
+@pytest.mark.parametrize("cls", list(GENERIC))
+def test_plain_diffusers_folder_runs_with_the_generic_recipe(tmp_path, cls):
+    factory, steps, guidance, batch = GENERIC[cls]
+    folder = tmp_path / "my-pipeline"
+    factory(folder)  # written by plain save_pretrained
+    # The resolved recipe, with no flags: the pipeline's call defaults and size (the denoiser's sample size x the
+    # VAE factor: 8 x 2 = 16 px for the tiny UNet/SD3 layouts; FLUX and Z-Image declare no sample size, so their
+    # pipelines' 128-latent default applies: 256 px here, 1024 px for the real models)
+    plan = json.loads(_evaluate(tmp_path, "--pipeline", str(folder), "--dry-run", "--json").output)
+    recipe = plan["generators"][0]["describe"]["recipe"]
+    assert recipe["pipeline"] == cls and recipe["steps"] == steps and recipe["guidance"] == guidance
+    assert recipe["resolution"] == (16 if cls.startswith("StableDiffusion") else 256)
+    # Run it: with no flags where that is cheap on CPU; FLUX / Z-Image at 16 px and 2 steps (4096 tokens x 28-50
+    # steps would dominate the test suite)
+    flags = [] if cls.startswith("StableDiffusion") else ["--resolution", "16", "--steps", "2"]
+    result = _evaluate(tmp_path, "--pipeline", str(folder), "--json", *flags)
     assert result.exit_code == 0, result.output
     [path] = [p for p in (tmp_path / "results").rglob("*.json")]
     record = json.loads(path.read_text())
-    # StableDiffusion3Pipeline's call defaults: 28 steps, guidance 7.0 (real CFG); 8 latents x VAE factor 2 = 16 px
-    assert record["generator"]["recipe"]["steps"] == 28 and record["generator"]["recipe"]["guidance"] == 7.0
-    assert record["trace"]["denoiser_calls"] == 28 and record["trace"]["batch_per_image"] == [2.0]
-    assert record["generator"]["recipe"]["resolution"] == 16 and "resize" not in record
+    assert record["trace"]["denoiser_calls"] == (steps if not flags else 2)
+    assert record["trace"]["batch_per_image"] == [batch]
 
 
 def test_exported_student_runs_its_own_sampler(tmp_path):

@@ -184,6 +184,6 @@ def zimage(folder: Path, scheduler) -> None:
                                   num_attention_heads=2, num_key_value_heads=2, head_dim=16))
     transformer = ZImageTransformer2DModel(in_channels=4, dim=32, n_layers=1, n_refiner_layers=1, n_heads=2,
                                            n_kv_heads=2, cap_feat_dim=32, axes_dims=[4, 6, 6],
-                                           axes_lens=[1024, 32, 32])
+                                           axes_lens=[1024, 256, 256])
     ZImagePipeline(scheduler=scheduler, vae=_vae(shift_factor=0.1), text_encoder=text, tokenizer=chat_tokenizer(),
                    transformer=transformer).save_pretrained(folder)
