@@ -48,7 +48,7 @@ def _first(t) -> float | None:
     if t is None:
         return None
     value = t.flatten()[0].item() if isinstance(t, torch.Tensor) else float(t)
-    return round(float(value), 4)
+    return round(float(value), 6)  # Z-Image / FLUX feed sigma-like values: keep 1e-3 resolution in timestep units
 
 
 class DiffusersGenerator:
