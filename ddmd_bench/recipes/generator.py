@@ -63,6 +63,7 @@ class DiffusersGenerator:
         self._pipe = None
         self._trace = DenoiserTrace()
         self.last_trace: dict[str, Any] | None = None
+        self._description: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -74,7 +75,13 @@ class DiffusersGenerator:
         return self.recipe.forwards * (2 if self.recipe.uses_cfg else 1)
 
     def describe(self) -> dict[str, Any]:
-        """The full resolved recipe, where its files came from and how it ran (JSON-normalised)."""
+        """The full resolved recipe, where its files came from and how it ran (JSON-normalised). Built once: it
+        hashes the student file, and the runner asks for it several times per run."""
+        if self._description is None:
+            self._description = self._describe()
+        return self._description
+
+    def _describe(self) -> dict[str, Any]:
         import diffusers
 
         return json.loads(json.dumps({
