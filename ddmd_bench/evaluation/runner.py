@@ -71,7 +71,7 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
         image_dir: Path | None = None) -> dict[str, Any] | None:
     """Evaluate `generator` on `protocol`; returns the result record (None on ranks other than 0) or raises
     `MetricFailed`. Chunks of `batch_size` prompts are saved under `work_dir`, so an interrupted run resumes; under
-    torchrun, ranks share the chunks and rank 0 merges them."""
+    torchrun, ranks share the chunks out, each merges its own, and the metrics reduce their states over ranks."""
     device = device or getattr(generator, "device", None) or torch.device("cpu")
     world = world or World.current()
     generator = AtResolution(generator, protocol.resolution, getattr(context, "resize_generated", False))
@@ -88,11 +88,10 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
         shards.generate_chunks(generator, prompts, protocol.seeds(len(prompts)), metrics, plan, work_dir, key,
                                progress, image_dir)
-        world.barrier()
-        if not world.is_main:
-            return None
-        gen_seconds = shards.merge_chunks(metrics, plan, work_dir, key)
-    results = compute_all(metrics)
+        gen_seconds = world.sum(shards.merge_chunks(metrics, plan, work_dir, key))
+        results = compute_all(metrics)  # a collective: torchmetrics reduces every metric state over the ranks
+    if not world.is_main:
+        return None
     latency = latency_mod.measure(lambda: generator.generate([prompts[0]], [protocol.seed_base]),
                                   latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
                                                                ("warmup", "rounds", "batch_size")}),

@@ -7,6 +7,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
+from ddmd_bench.metrics.states import IndexedRows
+
 
 @dataclass(frozen=True, slots=True)
 class MetricValue:
@@ -43,8 +45,10 @@ class Metric(Protocol):
     def state(self) -> dict[str, Any]:
         """What `update` added since the last reset, as tensors (one shard of a sharded, resumable run)."""
 
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Add a shard's state; merging every shard in order equals one pass over all batches."""
+    def merge_state(self, state: dict[str, Any], start: int) -> None:
+        """Add a shard's state (its first sample is prompt `start`); merging every shard, in any order and on any
+        rank, equals one pass over all batches. State lives in torchmetrics `Metric`s (`metrics/states.py`), so
+        `compute()` reduces it over ranks under torch.distributed (a collective: every rank calls it)."""
 
 
 def check_images(images: torch.Tensor) -> torch.Tensor:
@@ -59,16 +63,34 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
 
 
 class PerSampleScores:
-    """State shared by metrics that keep one float per sample (CLIP score, ImageReward): reset, shard state, merge."""
+    """State shared by metrics that keep one float per sample (CLIP score, ImageReward): a torchmetrics state of
+    (index, score) rows, so shards merged in any order, or gathered from several ranks, line up with the prompts."""
 
     def reset(self) -> None:
         """Forget all scores."""
-        self._scores: list[float] = []
+        self._rows = IndexedRows(1)
+        self._chunk: list[float] = []
+        self._seen = 0
+
+    def _add_scores(self, scores: torch.Tensor, start: int | None = None) -> None:
+        scores = torch.as_tensor(scores, dtype=torch.float64).reshape(-1)
+        start = self._seen if start is None else start
+        self._rows.update(torch.arange(start, start + len(scores)), scores)
+        self._seen = max(self._seen, start + len(scores))
+
+    def _record_batch(self, scores: torch.Tensor) -> None:
+        """Scores of a batch just passed to `update`."""
+        self._chunk.extend(torch.as_tensor(scores, dtype=torch.float64).reshape(-1).tolist())
+        self._add_scores(scores)
 
     def state(self) -> dict[str, Any]:
-        """Per-sample scores since `reset` (one shard)."""
-        return {"scores": torch.tensor(self._scores, dtype=torch.float64)}
+        """Per-sample scores of the batches since `reset` (one shard)."""
+        return {"scores": torch.tensor(self._chunk, dtype=torch.float64)}
 
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Append a shard's scores (in shard order)."""
-        self._scores.extend(state["scores"].tolist())
+    def merge_state(self, state: dict[str, Any], start: int) -> None:
+        """Add a shard's scores; `start` is the index of its first sample in the prompt list."""
+        self._add_scores(state["scores"], start)
+
+    def _gathered(self) -> list[float]:
+        """Every score, in prompt order (a collective under torch.distributed)."""
+        return self._rows.compute()[1][:, 0].tolist()

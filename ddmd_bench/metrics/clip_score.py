@@ -44,14 +44,14 @@ class CLIPScore(PerSampleScores):
         pixels = torch.stack([self.preprocess(Image.fromarray(im.permute(1, 2, 0).numpy())) for im in images])
         img = self.model.encode_image(pixels)
         txt = self.model.encode_text(self.tokenizer([self.config.prefix + p for p in prompts]))
-        self._scores.extend((self.config.scale * F.cosine_similarity(img, txt)).tolist())
+        self._record_batch(self.config.scale * F.cosine_similarity(img, txt))
 
     def compute(self) -> MetricValue:
         """Mean score with a percentile-bootstrap CI over samples."""
-        scores = np.asarray(self._scores)
-        ci = F.bootstrap_mean(scores)
+        scores = self._gathered()
+        ci = F.bootstrap_mean(np.asarray(scores))
         value = max(ci.value, 0.0) if self.config.clamp_mean_at_zero else ci.value
-        return MetricValue(value=value, n=scores.size, ci_low=ci.low, ci_high=ci.high, per_sample=tuple(self._scores))
+        return MetricValue(value=value, n=len(scores), ci_low=ci.low, ci_high=ci.high, per_sample=tuple(scores))
 
     def spec(self) -> dict[str, Any]:
         """Model, weights and formula: everything that changes the number."""

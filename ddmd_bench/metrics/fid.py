@@ -11,6 +11,7 @@ import torch
 
 from ddmd_bench.metrics import functional as F
 from ddmd_bench.metrics.base import MetricValue, check_images
+from ddmd_bench.metrics.states import FeatureMoments, IndexedRows
 
 
 class FeatureExtractor(Protocol):
@@ -47,12 +48,12 @@ class ReferenceStats:
 
 def reference_stats(extractor: FeatureExtractor, batches, set_id: str) -> ReferenceStats:
     """Stream `batches` of uint8 images through `extractor` into reference statistics."""
-    stats = F.FeatureStats(extractor.dim)
+    stats = FeatureMoments(extractor.dim, sync_on_compute=False)  # each rank streams the whole set itself
     with torch.no_grad():
         for images in batches:
             stats.update(extractor(check_images(images)))
-    mu, sigma = stats.mean_cov()
-    return ReferenceStats(mu, sigma, stats.n, extractor.id, set_id)
+    n, mu, sigma = stats.compute()
+    return ReferenceStats(mu, sigma, n, extractor.id, set_id)
 
 
 class FID:
@@ -71,41 +72,44 @@ class FID:
 
     def reset(self) -> None:
         """Forget all generated features."""
-        self._stats = F.FeatureStats(self.extractor.dim)
-        self._features: list[np.ndarray] = []  # kept only for the bootstrap CI (small feature spaces)
+        self._moments = FeatureMoments(self.extractor.dim)  # torchmetrics state: summed over ranks
+        self._features = IndexedRows(self.extractor.dim)  # raw features, kept only for the bootstrap CI
         self._chunk: list[torch.Tensor] = []
+        self._seen = 0
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Add features of a batch (prompts are not used by FID)."""
-        features = self.extractor(check_images(images))
-        self._chunk.append(features.detach().cpu())
-        self._add(features)
+        features = self.extractor(check_images(images)).detach().cpu()
+        self._chunk.append(features)
+        self._add(features, self._seen)
 
-    def _add(self, features: torch.Tensor) -> None:
-        self._stats.update(features)
+    def _add(self, features: torch.Tensor, start: int) -> None:
+        self._moments.update(features)
         if self.bootstrap:
-            self._features.append(features.detach().cpu().double().numpy())
+            self._features.update(torch.arange(start, start + len(features)), features)
+        self._seen = max(self._seen, start + len(features))
 
     def state(self) -> dict[str, Any]:
         """This metric's contribution from the batches since `reset` (one shard): their raw features, so merging
         shards in order reproduces a single streamed pass exactly (a d x d moment matrix per shard would not scale)."""
         return {"features": torch.cat(self._chunk) if self._chunk else torch.zeros(0, self.extractor.dim)}
 
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Add a shard's state (in shard order)."""
+    def merge_state(self, state: dict[str, Any], start: int) -> None:
+        """Add a shard's state; `start` is the index of its first sample in the prompt list."""
         if len(state["features"]):
-            self._add(state["features"])
+            self._add(state["features"], start)
 
     def compute(self) -> MetricValue:
-        """FID against the reference (float64, symmetric eigendecomposition square root)."""
-        mu, sigma = self._stats.mean_cov()
+        """FID against the reference (float64, symmetric eigendecomposition square root). Under torch.distributed
+        this is a collective: torchmetrics sums the moments (and gathers bootstrap features) over ranks."""
+        n, mu, sigma = self._moments.compute()
+        features = self._features.compute()[1].numpy() if self.bootstrap else None
         value = F.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma)
         if not self.bootstrap:
-            return MetricValue(value=value, n=self._stats.n, details={"reference_n": self.reference.n})
-        std = F.bootstrap_fid_std(np.concatenate(self._features), self.reference.mu, self.reference.sigma,
-                                  self.bootstrap)
-        return MetricValue(value=value, n=self._stats.n, ci_low=value - 1.96 * std, ci_high=value + 1.96 * std,
+            return MetricValue(value=value, n=n, details={"reference_n": self.reference.n})
+        std = F.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap)
+        return MetricValue(value=value, n=n, ci_low=value - 1.96 * std, ci_high=value + 1.96 * std,
                            details={"reference_n": self.reference.n, "bootstrap_std": std,
                                     "ci_method": f"normal bootstrap ({self.bootstrap} resamples of the generated "
                                                  "set, reference fixed)"})

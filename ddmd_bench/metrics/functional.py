@@ -8,36 +8,14 @@ import numpy as np
 import torch
 
 
-class FeatureStats:
-    """Streaming first and second moments in float64 (EDM2 / torchmetrics style): memory is O(d^2), not O(N d)."""
-
-    def __init__(self, dim: int) -> None:
-        self.n = 0
-        self.sum = np.zeros(dim, dtype=np.float64)
-        self.outer = np.zeros((dim, dim), dtype=np.float64)
-
-    def update(self, features: torch.Tensor | np.ndarray) -> None:
-        """Add a batch of features [B, d]."""
-        f = np.asarray(features.detach().cpu() if isinstance(features, torch.Tensor) else features, np.float64)
-        if f.ndim != 2 or f.shape[1] != self.sum.shape[0]:
-            raise ValueError(f"expected features of shape [B, {self.sum.shape[0]}], got {list(f.shape)}")
-        self.n += f.shape[0]
-        self.sum += f.sum(0)
-        self.outer += f.T @ f
-
-    def merge(self, other: FeatureStats) -> None:
-        """Add another accumulator (e.g. from another rank)."""
-        self.n += other.n
-        self.sum += other.sum
-        self.outer += other.outer
-
-    def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        """(mu, sigma) with the unbiased (n - 1) covariance, as numpy.cov and clean-fid use."""
-        if self.n < 2:
-            raise ValueError(f"need at least 2 samples for a covariance, have {self.n}")
-        mu = self.sum / self.n
-        sigma = (self.outer - self.n * np.outer(mu, mu)) / (self.n - 1)
-        return mu, sigma
+def mean_cov(n: int, total: np.ndarray, outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) from streamed moments n, sum x, sum x x^T, with the unbiased (n - 1) covariance that numpy.cov
+    and clean-fid use. Float64 throughout (EDM2 / torchmetrics accumulate the same way)."""
+    if n < 2:
+        raise ValueError(f"need at least 2 samples for a covariance, have {n}")
+    mu = np.asarray(total, np.float64) / n
+    sigma = (np.asarray(outer, np.float64) - n * np.outer(mu, mu)) / (n - 1)
+    return mu, sigma
 
 
 def _sqrt_psd(a: np.ndarray) -> np.ndarray:

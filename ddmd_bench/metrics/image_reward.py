@@ -208,14 +208,13 @@ class ImageReward(PerSampleScores):
         rewards = self.score(images, prompts)
         if not torch.isfinite(rewards).all():
             raise FloatingPointError("ImageReward produced non-finite rewards")
-        self._scores.extend((self.scale * rewards).tolist())
+        self._record_batch(self.scale * rewards)
 
     def compute(self) -> MetricValue:
         """Mean reward with a percentile-bootstrap CI over samples."""
-        scores = np.asarray(self._scores)
-        ci = F.bootstrap_mean(scores)
-        return MetricValue(value=ci.value, n=scores.size, ci_low=ci.low, ci_high=ci.high,
-                           per_sample=tuple(self._scores))
+        scores = self._gathered()
+        ci = F.bootstrap_mean(np.asarray(scores))
+        return MetricValue(value=ci.value, n=len(scores), ci_low=ci.low, ci_high=ci.high, per_sample=tuple(scores))
 
     def spec(self) -> dict[str, Any]:
         """Model, weights, normalisation and preprocessing."""

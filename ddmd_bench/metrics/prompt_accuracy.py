@@ -11,6 +11,7 @@ import torch
 
 from ddmd_bench.metrics import functional as F
 from ddmd_bench.metrics.base import MetricValue, check_images
+from ddmd_bench.metrics.states import IndexedRows
 
 
 class PromptAccuracy:
@@ -24,49 +25,64 @@ class PromptAccuracy:
     version = "1"
 
     def __init__(self, name: str, predict: Callable, parse: Callable[[str], dict[str, str]],
-                 subset: Callable[[dict[str, str]], bool], spec: dict[str, Any]) -> None:
+                 subset: Callable[[dict[str, str]], bool], spec: dict[str, Any], attributes: tuple[str, ...]) -> None:
         self.name, self._predict, self._parse, self._subset, self._spec = name, predict, parse, subset, spec
+        self.attributes = tuple(attributes)
         self.reset()
 
     def reset(self) -> None:
         """Forget all scores."""
-        self._scores: list[float | None] = []
-        self._per_attribute: dict[str, list[float]] = {}
+        # One row per sample: [all attributes match, hit per attribute]; NaN where not scored or not named.
+        self._rows = IndexedRows(1 + len(self.attributes))
+        self._chunk: list[torch.Tensor] = []
+        self._seen = 0
 
     def state(self) -> dict[str, Any]:
-        """Per-sample scores (NaN for prompts outside the subset) and per-attribute hits since `reset`."""
-        return {"scores": torch.tensor([float("nan") if v is None else v for v in self._scores], dtype=torch.float64),
-                "per_attribute": {k: torch.tensor(v, dtype=torch.float64) for k, v in self._per_attribute.items()}}
+        """Rows of the batches since `reset` (one shard)."""
+        return {"rows": torch.cat(self._chunk) if self._chunk else torch.zeros(0, 1 + len(self.attributes),
+                                                                               dtype=torch.float64)}
 
-    def merge_state(self, state: dict[str, Any]) -> None:
-        """Append a shard's scores (in shard order)."""
-        self._scores.extend(None if math.isnan(v) else v for v in state["scores"].tolist())
-        for k, v in state["per_attribute"].items():
-            self._per_attribute.setdefault(k, []).extend(v.tolist())
+    def merge_state(self, state: dict[str, Any], start: int) -> None:
+        """Add a shard's rows; `start` is the index of its first sample in the prompt list."""
+        self._add(state["rows"], start)
+
+    def _add(self, rows: torch.Tensor, start: int) -> None:
+        self._rows.update(torch.arange(start, start + len(rows)), rows)
+        self._seen = max(self._seen, start + len(rows))
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Classify the batch and compare with each prompt's attributes."""
         predicted = self._predict(check_images(images))
+        rows = torch.full((len(prompts), 1 + len(self.attributes)), math.nan, dtype=torch.float64)
         for i, prompt in enumerate(prompts):
             wanted = self._parse(prompt)
             if not self._subset(wanted):
-                self._scores.append(None)
                 continue
+            unknown = set(wanted) - set(self.attributes)
+            if unknown:
+                raise ValueError(f"{self.name}: prompt {prompt!r} names attributes {sorted(unknown)} this metric "
+                                 f"does not score (it scores {list(self.attributes)})")
             hits = {k: float(predicted[k][i] == v) for k, v in wanted.items()}
-            for k, h in hits.items():
-                self._per_attribute.setdefault(k, []).append(h)
-            self._scores.append(float(all(hits.values())))
+            rows[i, 0] = float(all(hits.values()))
+            for j, k in enumerate(self.attributes, start=1):
+                rows[i, j] = hits.get(k, math.nan)
+        self._chunk.append(rows)
+        self._add(rows, self._seen)
 
     def compute(self) -> MetricValue:
-        """Accuracy over scored prompts with a bootstrap CI, plus per-attribute accuracies."""
-        scored = np.array([s for s in self._scores if s is not None])
+        """Accuracy over scored prompts with a bootstrap CI, plus per-attribute accuracies (a collective under
+        torch.distributed: rows are gathered from every rank before anything else)."""
+        rows = self._rows.compute()[1].numpy()
+        scores = [None if math.isnan(v) else v for v in rows[:, 0].tolist()]
+        scored = rows[~np.isnan(rows[:, 0]), 0]
         if scored.size == 0:
             raise ValueError(f"{self.name}: no prompt of this run belongs to the metric's subset")
         ci = F.bootstrap_mean(scored)
-        per_attr = {k: float(np.mean(v)) for k, v in self._per_attribute.items()}
+        per_attr = {k: float(np.nanmean(rows[:, j])) for j, k in enumerate(self.attributes, start=1)
+                    if not np.isnan(rows[:, j]).all()}
         return MetricValue(value=ci.value, n=int(scored.size), ci_low=ci.low, ci_high=ci.high,
-                           per_sample=tuple(self._scores), details={"per_attribute": per_attr})
+                           per_sample=tuple(scores), details={"per_attribute": per_attr})
 
     def spec(self) -> dict[str, Any]:
         """Classifier identity and subset."""

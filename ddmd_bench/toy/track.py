@@ -68,10 +68,11 @@ class ToyContext:
                                         model_id="ddmd-bench toy reward model"),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
             "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
-                                              lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"}),
+                                              lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"},
+                                              world.ATTRIBUTES),
             "prompt_accuracy_heldout": PromptAccuracy(
                 "prompt_accuracy_heldout", classifier.predict, world.parse_prompt, world.is_held_out,
-                {**cls_spec, "subset": "held-out (shape, colour) pairs never shown in training"}),
+                {**cls_spec, "subset": "held-out (shape, colour) pairs never shown in training"}, world.ATTRIBUTES),
         }
 
 

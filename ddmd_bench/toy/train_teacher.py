@@ -35,6 +35,11 @@ class TeacherTrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     p_uncond: float = 0.15  # prompt dropout to "" trains the unconditional branch used by CFG
+    # Noise levels sigma = sigmoid(N(loc, scale)) (SD3's logit-normal). SD3 shifts towards high noise for large
+    # latents; 16 px pixel images sit at the other end, where a negative loc puts weight on the low noise levels
+    # that decide edges and corners (shape).
+    sigma_loc: float = 0.0
+    sigma_scale: float = 1.0
     ema_decay: float = 0.998
     seed: int = 0
     save_every: int = 100
@@ -49,10 +54,11 @@ def _batch(cfg: TeacherTrainConfig, step: int, tokenizer) -> tuple[torch.Tensor,
     return x0, text.tokenize(tokenizer, captions)
 
 
-def flow_loss(model: ToyDenoiser, x0: torch.Tensor, ids: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Rectified flow: x_t = (1 - s) x0 + s eps, target v = eps - x0, s ~ logit-normal(0, 1) (SD3's choice)."""
+def flow_loss(model: ToyDenoiser, x0: torch.Tensor, ids: torch.Tensor, gen: torch.Generator,
+              loc: float = 0.0, scale: float = 1.0) -> torch.Tensor:
+    """Rectified flow: x_t = (1 - s) x0 + s eps, target v = eps - x0, s ~ logit-normal(loc, scale) (SD3 eq. 19)."""
     eps = torch.randn(x0.shape, generator=gen)
-    sigma = torch.sigmoid(torch.randn(x0.shape[0], generator=gen))
+    sigma = torch.sigmoid(loc + scale * torch.randn(x0.shape[0], generator=gen))
     s = sigma.view(-1, 1, 1, 1)
     pred = model((1 - s) * x0 + s * eps, sigma, model.encode(ids))
     return (pred - (eps - x0)).square().mean()
@@ -72,7 +78,8 @@ def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
         for group in opt.param_groups:  # linear warm-up, then constant (EMA does the averaging)
             group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
         x0, ids = _batch(cfg, step, tokenizer)
-        loss = flow_loss(model, x0, ids, torch.Generator().manual_seed(cfg.seed * 7919 + step))
+        loss = flow_loss(model, x0, ids, torch.Generator().manual_seed(cfg.seed * 7919 + step), cfg.sigma_loc,
+                         cfg.sigma_scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -19,11 +19,13 @@ class World:
 
     @classmethod
     def current(cls) -> World:
-        """Initialise the process group from torchrun's environment (gloo on CPU, nccl on GPU) if needed."""
+        """Initialise the process group from torchrun's environment (gloo on CPU; nccl + gloo on GPU) if needed."""
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return cls()
         if not dist.is_initialized():
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            # Per-device backends: CUDA tensors (DDP gradients) over nccl, CPU tensors (metric states, log values)
+            # over gloo, so CPU-side collectives work on GPU jobs too.
+            dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
         return cls(dist.get_rank(), dist.get_world_size())
 
     @property
@@ -51,6 +53,14 @@ class World:
         t = value.detach().clone().float().reshape(1)
         dist.all_reduce(t)
         return float(t) / self.size
+
+    def sum(self, value: float) -> float:
+        """The sum of a float over ranks (float64)."""
+        if self.size == 1:
+            return float(value)
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t)
 
     def barrier(self) -> None:
         """Wait for every rank (no-op alone)."""

@@ -1,5 +1,5 @@
-"""Sharded, resumable evaluation: world sizes 1 and 2 agree exactly; kill -9 then re-run equals an uninterrupted
-run; per-sample logs, grids and --dry-run."""
+"""Sharded, resumable evaluation: world sizes 1 and 2 agree (per-sample scores exactly, FID to float64 rounding of
+its moment sums); kill -9 then re-run equals an uninterrupted run exactly; per-sample logs, grids and --dry-run."""
 
 from __future__ import annotations
 
@@ -71,7 +71,13 @@ def test_two_processes_give_the_single_process_result(tmp_path, single):
     mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
     record = _record(tmp_path)
     assert record["timings"]["world_size"] == 2
-    assert _numbers(record) == _numbers(single)
+    got, want = _numbers(record), _numbers(single)
+    assert {k: v[1] for k, v in got.items()} == {k: v[1] for k, v in want.items()}  # per-sample, exactly
+    # Moment sums taken in another order differ in the last bits; with 12 images in 128-d the covariance is
+    # rank-deficient, and the square root of its near-zero eigenvalues lifts that to ~1e-9 relative in FID.
+    for name in want:
+        assert got[name][0] == pytest.approx(want[name][0], rel=1e-7)
+        assert got[name][2:] == pytest.approx(want[name][2:], rel=1e-7)
 
 
 def _kill_after_chunks(results: Path, chunks: int) -> None:

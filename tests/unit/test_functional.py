@@ -45,23 +45,13 @@ def test_non_psd_input_is_an_error_not_a_silent_number():
         F.trace_sqrt_product(np.eye(2), np.diag([1.0, -1.0]))
 
 
-def test_streaming_stats_do_not_depend_on_batching_or_order():
+def test_mean_cov_from_moments_matches_numpy():
     x = np.random.default_rng(2).normal(size=(300, 8))
-    one = F.FeatureStats(8)
-    one.update(x)
-    many = F.FeatureStats(8)
-    for chunk in np.array_split(x[::-1], 7):
-        many.update(chunk)
-    (m1, s1), (m2, s2) = one.mean_cov(), many.mean_cov()
-    np.testing.assert_allclose(m1, x.mean(0), rtol=1e-12)
-    np.testing.assert_allclose(s1, np.cov(x, rowvar=False), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(m1, m2, rtol=1e-12)
-    np.testing.assert_allclose(s1, s2, rtol=1e-10, atol=1e-12)
-
-
-def test_feature_stats_reject_wrong_shape():
-    with pytest.raises(ValueError, match=r"\[B, 8\]"):
-        F.FeatureStats(8).update(np.zeros((3, 9)))
+    mu, sigma = F.mean_cov(len(x), x.sum(0), x.T @ x)
+    np.testing.assert_allclose(mu, x.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(sigma, np.cov(x, rowvar=False), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        F.mean_cov(1, x[0], np.outer(x[0], x[0]))
 
 
 def test_cosine_matches_torchmetrics_clip_formula():
