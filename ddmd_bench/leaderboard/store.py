@@ -42,6 +42,19 @@ def entry_hash(record: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(record).encode()).hexdigest()
 
 
+# Fields that change with every run of the same measurement: a record equal to an entry in everything else is a
+# reproduction (same generator, protocol, quality numbers and hardware), not a new entry.
+_RUN_FIELDS = ("run_id", "created", "timings", "environment")
+
+
+def measurement_key(record: dict[str, Any]) -> str:
+    """Hash of what a record measured: everything but run-specific fields and the latency samples (the hardware the
+    latency came from stays part of it)."""
+    kept = {k: v for k, v in record.items() if k not in _RUN_FIELDS and k != "latency"}
+    kept["latency_device"] = record.get("latency", {}).get("device")
+    return hashlib.sha256(canonical_json(kept).encode()).hexdigest()
+
+
 def path_for(directory: str | Path, protocol: Protocol) -> Path:
     """leaderboards/<protocol>-v<version>.jsonl"""
     return Path(directory) / f"{protocol.slug}.jsonl"
@@ -95,7 +108,8 @@ def _entry(path: Path, lineno: int, data: dict[str, Any], header: dict[str, Any]
 
 
 def append(directory: str | Path, protocol: Protocol, record: dict[str, Any], origin: str = "measured") -> bool:
-    """Add a record to its protocol's leaderboard; False if an identical entry is already there."""
+    """Add a record to its protocol's leaderboard; False if the same measurement is already there (identical
+    record, or a reproduction differing only in run id, time, timings, environment and latency samples)."""
     if origin not in ORIGINS:
         raise LeaderboardError(f"origin must be one of {ORIGINS}, got {origin!r}")
     if record.get("status") != "ok":
@@ -108,7 +122,8 @@ def append(directory: str | Path, protocol: Protocol, record: dict[str, Any], or
         header, entries = read(path) if path.exists() else (_header(protocol), [])
         _check_same_protocol(path, header, protocol)
         new = Entry(entry_hash(record), origin, record)
-        if any(e.hash == new.hash for e in entries):
+        key = measurement_key(record)
+        if any(e.hash == new.hash or measurement_key(e.record) == key for e in entries):
             return False
         _atomic_write(path, header, [*entries, new])
     return True

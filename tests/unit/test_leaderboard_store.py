@@ -34,6 +34,22 @@ def test_append_then_read_round_trip(tmp_path):
     assert [e.record["metrics"]["fid"]["value"] for e in entries] == [1.0, 2.0]
 
 
+def test_a_reproduction_on_the_same_hardware_is_not_a_new_entry(tmp_path):
+    p = _protocol()
+    first = {**_record(p), "run_id": "a", "created": "t0", "timings": {"total_s": 3.0},
+             "environment": {"commit": "c1"}, "latency": {"median": 0.1, "device": {"type": "cpu", "name": "EPYC"}}}
+    again = {**first, "run_id": "b", "created": "t1", "timings": {"total_s": 2.5}, "environment": {"commit": "c2"},
+             "latency": {"median": 0.12, "device": {"type": "cpu", "name": "EPYC"}}}
+    elsewhere = {**again, "latency": {"median": 0.05, "device": {"type": "cpu", "name": "M2"}}}
+    changed = {**again, "metrics": {"fid": {"status": "ok", "value": 1.5}}}
+    assert store.append(tmp_path, p, first)
+    assert not store.append(tmp_path, p, again)  # same generator, numbers and hardware: a reproduction
+    assert store.append(tmp_path, p, elsewhere)  # latency on other hardware is a new measurement
+    assert store.append(tmp_path, p, changed)  # other quality numbers are a new measurement
+    _, entries = store.read(store.path_for(tmp_path, p))
+    assert [e.record["run_id"] for e in entries] == ["a", "b", "b"]
+
+
 def test_result_of_another_protocol_is_refused_with_the_differing_field(tmp_path):
     p = _protocol()
     store.append(tmp_path, p, _record(p))
