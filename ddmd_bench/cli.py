@@ -289,7 +289,7 @@ def ablation_run(out, seeds, arms, steps, threads):
     """Train and evaluate every (seed, arm) that is not finished yet."""
     import torch
 
-    from ddmd_bench.training.ablation import AblationConfig, run_all
+    from ddmd_bench.training.ablation import AblationConfig, AblationMismatch, run_all
     from ddmd_bench.training.presets import get_preset
 
     if threads:
@@ -303,7 +303,10 @@ def ablation_run(out, seeds, arms, steps, threads):
         except KeyError as exc:
             raise click.UsageError(str(exc)) from exc
     cfg = AblationConfig(arms=chosen, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps or cfg.steps)
-    run_all(cfg, out)
+    try:
+        run_all(cfg, out)
+    except AblationMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"ablation runs in {out}; render with `ddmd-bench ablation report --out {out}`")
 
 

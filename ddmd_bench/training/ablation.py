@@ -57,8 +57,10 @@ def run_all(cfg: AblationConfig, out: Path) -> None:
     """Train and evaluate every (seed, arm) not finished yet."""
     from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
+    from ddmd_bench.toy.shipped import entry
+
     out.mkdir(parents=True, exist_ok=True)
-    (out / "ablation.json").write_text(json.dumps(asdict(cfg), indent=1) + "\n")
+    write_identity(out, cfg, entry("teacher")["sha256"])
     evaluator = Evaluator(cfg)
     for seed in cfg.seeds:
         for arm in cfg.arms:
@@ -73,6 +75,21 @@ def run_all(cfg: AblationConfig, out: Path) -> None:
                     log.warning("%s seed %d diverged: %s", arm, seed, exc)
                     (folder / "diverged.json").write_text(json.dumps({"message": str(exc)}) + "\n")
             evaluator.evaluate_run(folder, preset)
+
+
+class AblationMismatch(ValueError):
+    """An ablation folder holds runs made with another teacher: its results must not be mixed with new ones."""
+
+
+def write_identity(out: Path, cfg: AblationConfig, teacher_sha256: str) -> None:
+    """Record the config and the teacher in `out/ablation.json`; refuse a folder made with another teacher (runs of
+    one ablation must distil the same teacher, or its table mixes incomparable students)."""
+    path = out / "ablation.json"
+    previous = json.loads(path.read_text()) if path.exists() else {}
+    if previous.get("teacher_sha256", teacher_sha256) != teacher_sha256:
+        raise AblationMismatch(f"{out} holds ablation runs of teacher {previous['teacher_sha256'][:12]}, but the "
+                               f"shipped teacher is now {teacher_sha256[:12]}; use a new --out folder")
+    path.write_text(json.dumps({**asdict(cfg), "teacher_sha256": teacher_sha256}, indent=1) + "\n")
 
 
 class Evaluator:

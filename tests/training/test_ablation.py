@@ -53,6 +53,16 @@ def test_report_table_has_t_intervals_over_seeds(tmp_path):
     assert (target / "curves.png").stat().st_size > 10_000
 
 
+def test_an_ablation_folder_is_tied_to_its_teacher(tmp_path):
+    from ddmd_bench.training.ablation import AblationConfig, AblationMismatch, write_identity
+
+    write_identity(tmp_path, AblationConfig(), "a" * 64)
+    write_identity(tmp_path, AblationConfig(), "a" * 64)  # resuming with the same teacher is fine
+    assert json.loads((tmp_path / "ablation.json").read_text())["teacher_sha256"] == "a" * 64
+    with pytest.raises(AblationMismatch, match="teacher aaaaaaaaaaaa.*now bbbbbbbbbbbb; use a new --out folder"):
+        write_identity(tmp_path, AblationConfig(), "b" * 64)
+
+
 def test_report_without_runs_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["ablation", "report", "--out", str(tmp_path), "--to", str(tmp_path / "r")])
     assert result.exit_code != 0 and "no evaluated ablation runs" in result.output

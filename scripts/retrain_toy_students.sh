@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Retrain and ship all eight toy students after the toy teacher changed (each resumes if interrupted).
+# Usage: bash scripts/retrain_toy_students.sh [THREADS]   (logs: runs/<preset>.json / .err)
+set -u
+cd "$(dirname "$0")/.."
+threads="${1:-2}"
+mkdir -p runs
+failed=0
+for preset in toy-dmd-4step toy-ddmd-full-4step toy-ddmd-constrained-4step toy-ddmd-4step \
+              toy-ca-only-4step toy-dm-only-4step toy-dmd-1step toy-ddmd-1step; do
+    if ! .venv/bin/ddmd-bench train "$preset" --threads "$threads" --ship >"runs/$preset.json" 2>"runs/$preset.err"; then
+        echo "FAILED $preset (see runs/$preset.err)" >&2
+        failed=1
+    fi
+done
+exit "$failed"
