@@ -65,11 +65,11 @@ def prepare(work: Path) -> None:
 
 def official(work: Path) -> None:
     """Runs in the isolated environment with `image-reward==1.5` installed."""
+    import math
+
     import torch
     from ImageReward.ImageReward import ImageReward
     from PIL import Image
-
-    import math
 
     torch.manual_seed(0)
     model = ImageReward(med_config=str(work / "med_config.json"), device="cpu").eval()

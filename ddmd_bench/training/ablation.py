@@ -55,9 +55,8 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
 
 def run_all(cfg: AblationConfig, out: Path) -> None:
     """Train and evaluate every (seed, arm) not finished yet."""
-    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
-
     from ddmd_bench.toy.shipped import entry
+    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
     out.mkdir(parents=True, exist_ok=True)
     write_identity(out, cfg, entry("teacher")["sha256"])

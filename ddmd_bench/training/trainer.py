@@ -17,8 +17,8 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.training import functional as F
 from ddmd_bench.registry import unknown_name_message
+from ddmd_bench.training import functional as F
 from ddmd_bench.training import lora, sharding
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
