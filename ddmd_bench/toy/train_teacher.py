@@ -32,6 +32,7 @@ class TeacherTrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     warmup_steps: int = 200
+    decay_start: int = 3600  # constant learning rate until here, then linear to zero at `steps` (a cool-down)
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     p_uncond: float = 0.15  # prompt dropout to "" trains the unconditional branch used by CFG
@@ -64,6 +65,15 @@ def flow_loss(model: ToyDenoiser, x0: torch.Tensor, ids: torch.Tensor, gen: torc
     return (pred - (eps - x0)).square().mean()
 
 
+def learning_rate(cfg: TeacherTrainConfig, step: int) -> float:
+    """Linear warm-up, constant, then from `decay_start` (when it is below `steps`) a linear cool-down to zero at
+    `steps`: a function of the step only, so a resumed run follows the same schedule."""
+    lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
+    if cfg.decay_start < cfg.steps and step >= cfg.decay_start:
+        lr *= (cfg.steps - step) / (cfg.steps - cfg.decay_start)
+    return lr
+
+
 def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
     """Run (or resume) training; returns the path of the exported EMA teacher."""
     out_dir = Path(out_dir)
@@ -75,8 +85,8 @@ def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
     log_file = _open_log(out_dir / "log.jsonl", start)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
-        for group in opt.param_groups:  # linear warm-up, then constant (EMA does the averaging)
-            group["lr"] = cfg.lr * min(1.0, (step + 1) / cfg.warmup_steps)
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(cfg, step)
         x0, ids = _batch(cfg, step, tokenizer)
         loss = flow_loss(model, x0, ids, torch.Generator().manual_seed(cfg.seed * 7919 + step), cfg.sigma_loc,
                          cfg.sigma_scale)
