@@ -122,8 +122,8 @@ def append(directory: str | Path, protocol: Protocol, record: dict[str, Any], or
         header, entries = read(path) if path.exists() else (_header(protocol), [])
         _check_same_protocol(path, header, protocol)
         new = Entry(entry_hash(record), origin, record)
-        key = measurement_key(record)
-        if any(e.hash == new.hash or measurement_key(e.record) == key for e in entries):
+        key = measurement_key(record)  # an identical record has the same key too
+        if any(measurement_key(e.record) == key for e in entries):
             return False
         _atomic_write(path, header, [*entries, new])
     return True

@@ -69,27 +69,18 @@ class PerSampleScores:
     def reset(self) -> None:
         """Forget all scores."""
         self._rows = IndexedRows(1)
-        self._chunk: list[float] = []
-        self._seen = 0
-
-    def _add_scores(self, scores: torch.Tensor, start: int | None = None) -> None:
-        scores = torch.as_tensor(scores, dtype=torch.float64).reshape(-1)
-        start = self._seen if start is None else start
-        self._rows.update(torch.arange(start, start + len(scores)), scores)
-        self._seen = max(self._seen, start + len(scores))
 
     def _record_batch(self, scores: torch.Tensor) -> None:
-        """Scores of a batch just passed to `update`."""
-        self._chunk.extend(torch.as_tensor(scores, dtype=torch.float64).reshape(-1).tolist())
-        self._add_scores(scores)
+        """Scores of a batch just passed to `update` (they follow the previous batch's samples)."""
+        self._rows.extend(scores)
 
     def state(self) -> dict[str, Any]:
-        """Per-sample scores of the batches since `reset` (one shard)."""
-        return {"scores": torch.tensor(self._chunk, dtype=torch.float64)}
+        """Per-sample scores added since `reset` (one shard)."""
+        return {"scores": self._rows.local()[:, 0]}
 
     def merge_state(self, state: dict[str, Any], start: int) -> None:
         """Add a shard's scores; `start` is the index of its first sample in the prompt list."""
-        self._add_scores(state["scores"], start)
+        self._rows.extend(state["scores"], start)
 
     def _gathered(self) -> list[float]:
         """Every score, in prompt order (a collective under torch.distributed)."""

@@ -74,21 +74,19 @@ class FID:
         """Forget all generated features."""
         self._moments = FeatureMoments(self.extractor.dim)  # torchmetrics state: summed over ranks
         self._features = IndexedRows(self.extractor.dim)  # raw features, kept only for the bootstrap CI
-        self._chunk: list[torch.Tensor] = []
-        self._seen = 0
+        self._chunk: list[torch.Tensor] = []  # this shard's raw features (bootstrap or not), for `state`
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Add features of a batch (prompts are not used by FID)."""
         features = self.extractor(check_images(images)).detach().cpu()
         self._chunk.append(features)
-        self._add(features, self._seen)
+        self._add(features)
 
-    def _add(self, features: torch.Tensor, start: int) -> None:
+    def _add(self, features: torch.Tensor, start: int | None = None) -> None:
         self._moments.update(features)
         if self.bootstrap:
-            self._features.update(torch.arange(start, start + len(features)), features)
-        self._seen = max(self._seen, start + len(features))
+            self._features.extend(features, start)
 
     def state(self) -> dict[str, Any]:
         """This metric's contribution from the batches since `reset` (one shard): their raw features, so merging

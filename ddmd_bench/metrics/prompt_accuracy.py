@@ -34,21 +34,14 @@ class PromptAccuracy:
         """Forget all scores."""
         # One row per sample: [all attributes match, hit per attribute]; NaN where not scored or not named.
         self._rows = IndexedRows(1 + len(self.attributes))
-        self._chunk: list[torch.Tensor] = []
-        self._seen = 0
 
     def state(self) -> dict[str, Any]:
-        """Rows of the batches since `reset` (one shard)."""
-        return {"rows": torch.cat(self._chunk) if self._chunk else torch.zeros(0, 1 + len(self.attributes),
-                                                                               dtype=torch.float64)}
+        """Rows added since `reset` (one shard)."""
+        return {"rows": self._rows.local()}
 
     def merge_state(self, state: dict[str, Any], start: int) -> None:
         """Add a shard's rows; `start` is the index of its first sample in the prompt list."""
-        self._add(state["rows"], start)
-
-    def _add(self, rows: torch.Tensor, start: int) -> None:
-        self._rows.update(torch.arange(start, start + len(rows)), rows)
-        self._seen = max(self._seen, start + len(rows))
+        self._rows.extend(state["rows"], start)
 
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
@@ -67,8 +60,7 @@ class PromptAccuracy:
             rows[i, 0] = float(all(hits.values()))
             for j, k in enumerate(self.attributes, start=1):
                 rows[i, j] = hits.get(k, math.nan)
-        self._chunk.append(rows)
-        self._add(rows, self._seen)
+        self._rows.extend(rows)
 
     def compute(self) -> MetricValue:
         """Accuracy over scored prompts with a bootstrap CI, plus per-attribute accuracies (a collective under

@@ -62,12 +62,32 @@ class IndexedRows(Metric):
         self.width = width
         self.add_state("flat", [], dist_reduce_fx="cat")
         self.set_dtype(torch.float64)  # the empty placeholder torchmetrics makes for an idle rank takes this dtype
+        self.next_index = 0  # where `extend` without a start continues
+
+    def reset(self) -> None:
+        """Forget all rows."""
+        super().reset()
+        self.next_index = 0
 
     def update(self, index: torch.Tensor, rows: torch.Tensor) -> None:
         """Add rows [B, width] for samples `index` [B] (global positions in the prompt list)."""
         rows = rows.detach().to(torch.float64).reshape(len(index), self.width)
         idx = torch.as_tensor(index, dtype=torch.float64).reshape(-1, 1)  # exact below 2**53
         self.flat.append(torch.cat([idx, rows], 1).reshape(-1))
+        if len(index):
+            self.next_index = max(self.next_index, int(idx.max()) + 1)
+
+    def extend(self, rows: torch.Tensor, start: int | None = None) -> None:
+        """Add consecutive rows whose first sample is `start` (default: right after the highest index so far)."""
+        rows = torch.as_tensor(rows, dtype=torch.float64).reshape(-1, self.width)
+        start = self.next_index if start is None else start
+        self.update(torch.arange(start, start + len(rows)), rows)
+
+    def local(self) -> torch.Tensor:
+        """This process's rows [N, width] in the order they were added (no gathering, no sorting)."""
+        if not self.flat:
+            return torch.zeros(0, self.width, dtype=torch.float64)
+        return torch.cat(self.flat).reshape(-1, self.width + 1)[:, 1:]
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(index [N] int64, rows [N, width]) sorted by index."""
