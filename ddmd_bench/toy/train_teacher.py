@@ -32,7 +32,7 @@ class TeacherTrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     warmup_steps: int = 200
-    decay_start: int = 3600  # constant learning rate until here, then linear to zero at `steps` (a cool-down)
+    decay_start: int = 3000  # constant learning rate until here, then linear to zero at `steps` (a cool-down)
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     p_uncond: float = 0.15  # prompt dropout to "" trains the unconditional branch used by CFG

@@ -59,14 +59,18 @@ def test_clean_captions_are_canonical_and_parse_back():
         assert world.parse_prompt(text) == scene.attributes()
 
 
-def test_training_captions_are_noisy_at_the_configured_rates():
-    batch = world.make_batch(list(range(4000)))
+@pytest.mark.parametrize("noise", [world.TRAIN_NOISE, world.CaptionNoise(p_omit=0.15, p_wrong=0.10)])
+def test_training_captions_are_noisy_at_the_configured_rates(noise):
+    batch = world.make_batch(list(range(4000)), noise)
     colour_named = [c for c, s in zip(batch.captions, batch.scenes) if any(k in c.split() for k in world.COLOURS)]
     wrong = sum(s.colour not in c.split() for c, s in zip(batch.captions, batch.scenes)
                 if any(k in c.split() for k in world.COLOURS))
     omitted = 1 - len(colour_named) / len(batch.captions)
     assert 0.11 < omitted < 0.19  # p_omit = 0.15
-    assert 0.07 < wrong / len(colour_named) < 0.13  # p_wrong = 0.10
+    if noise.p_wrong == 0:
+        assert wrong == 0  # world v3 training captions: omissions only, every named value is true
+    else:
+        assert 0.07 < wrong / len(colour_named) < 0.13
 
 
 def test_parse_prompt_rejects_non_canonical():
