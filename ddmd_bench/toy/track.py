@@ -125,7 +125,9 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         prompts = prompts.head(limit)
     protocol = Protocol(
         name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
-        version=2,
+        # v3: world v3 (training captions without wrong values), so every shipped model was retrained; v2 entries
+        # measured models of another training world and stay in their own file.
+        version=3,
         track="toy",
         prompt_set=prompts.ref(),
         images_per_prompt=1,
@@ -135,6 +137,6 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         metrics=metric_specs(),
         latency={**asdict(LATENCY), "device": "cpu", "what": "generate() for one prompt: text encoding, "
                  "denoising loop, uint8 conversion"},
-        description="Embedded toy text-to-image world, 16x16 RGB; 256 held-in + 64 held-out prompts.",
+        description="Embedded toy text-to-image world v3, 16x16 RGB; 256 held-in + 64 held-out prompts.",
     )
     return protocol, ToyContext(prompts)

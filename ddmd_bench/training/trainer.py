@@ -265,7 +265,8 @@ class Trainer:
         if self.world.is_main:
             state = state or self._local_state(nets)
             state |= {"ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates, "step": step,
-                      "config": json.dumps(self.cfg.to_dict())}
+                      "config": json.dumps(self.cfg.to_dict()),
+                      "teacher_sha256": self.teacher.extras.get("teacher_sha256")}
             if nets.gan is not None:
                 state["gan_head"] = nets.gan.head.state_dict()
             atomic_save(state, self.out_dir / "state.pt")
@@ -296,6 +297,12 @@ class Trainer:
         if saved != json.loads(json.dumps(self.cfg.to_dict())):
             raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
                              f"delete {self.out_dir / 'state.pt'}")
+        # The config names the teacher ("toy"), not its weights: a retrained teacher must not silently continue (or,
+        # for a finished run, re-export) a student distilled from the previous one.
+        saved_teacher, teacher = state.get("teacher_sha256"), self.teacher.extras.get("teacher_sha256")
+        if saved_teacher is not None and saved_teacher != teacher:
+            raise ValueError(f"{self.out_dir} holds a run distilled from teacher {saved_teacher[:12]}, but the teacher "
+                             f"is now {str(teacher)[:12]}; use another --out or delete {self.out_dir / 'state.pt'}")
         saved_sharded = state.get("optimizer_format") == "full"
         if saved_sharded != self.sharded:
             raise ValueError(f"{self.out_dir / 'state.pt'} was saved by a {'FSDP' if saved_sharded else 'non-FSDP'} "

@@ -72,6 +72,25 @@ def test_run_refuses_a_folder_with_another_configuration(tmp_path):
         Trainer(other, tmp_path / "r", teacher=tiny_flow_bundle(), prompts=lambda s, n: [""] * n).run()
 
 
+def test_run_refuses_to_resume_a_student_of_another_teacher(tmp_path):
+    from dataclasses import replace
+
+    from ddmd_bench.training.trainer import Trainer
+    from tests.training.resume_job import CFG
+    from tests.training.tiny import tiny_flow_bundle
+
+    def bundle(sha: str):
+        return replace(tiny_flow_bundle(), extras={"teacher_sha256": sha})
+
+    cfg = CFG.with_overrides(steps=2)
+    Trainer(cfg, tmp_path / "r", teacher=bundle("a" * 64), prompts=lambda s, n: [""] * n).run()
+    assert load_state(tmp_path / "r" / "state.pt")["teacher_sha256"] == "a" * 64
+    # the same teacher resumes (here: the run is finished and re-exports), a retrained one is refused
+    Trainer(cfg, tmp_path / "r", teacher=bundle("a" * 64), prompts=lambda s, n: [""] * n).run()
+    with pytest.raises(ValueError, match="distilled from teacher aaaaaaaaaaaa, but the teacher is now bbbbbbbbbbbb"):
+        Trainer(cfg, tmp_path / "r", teacher=bundle("b" * 64), prompts=lambda s, n: [""] * n).run()
+
+
 def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     from dataclasses import replace
 
