@@ -125,8 +125,8 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         prompts = prompts.head(limit)
     protocol = Protocol(
         name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
-        # v3: world v3 (training captions without wrong values), so every shipped model was retrained; v2 entries
-        # measured models of another training world and stay in their own file.
+        # v3: world v3 (training captions without wrong values), so every shipped model was retrained; v1-v2 entries
+        # measured models trained on world v1 and stay in their own files.
         version=3,
         track="toy",
         prompt_set=prompts.ref(),
