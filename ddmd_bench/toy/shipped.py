@@ -84,14 +84,19 @@ def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, to
         raise WeightsError(f"cannot read weight file {path}: {exc}; {how}") from exc
 
 
-def git_commit() -> str:
-    """Current commit of the repository (with '+dirty' if the work tree differs), or 'unknown'."""
-    root = Path(__file__).resolve().parents[2]
+def git_commit(root: Path | None = None) -> str:
+    """Current commit of the repository (with '+dirty' if tracked code differs), or 'unknown'.
+
+    The shipped-weights folder is left out of the check: shipping one model rewrites it, and the next model trained
+    in the same batch (the students after the teacher) would otherwise be marked dirty by its predecessor's output.
+    """
+    root = root or Path(__file__).resolve().parents[2]
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, check=True).stdout.strip()
+        weights = "ddmd_bench/toy/weights"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                f":(exclude){weights}"], capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
