@@ -1,5 +1,6 @@
 """Provenance of shipped weights: the commit recorded next to each file."""
 
+
 def test_git_commit_marks_code_changes_dirty_but_not_shipped_weights(tmp_path):
     import subprocess
 
