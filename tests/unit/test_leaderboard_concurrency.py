@@ -51,7 +51,10 @@ def test_writer_killed_midway_leaves_a_valid_file(tmp_path):
     seen = 0
     for trial in range(6):
         proc = subprocess.Popen([sys.executable, "-c", _LOOP, str(tmp_path)], cwd=root)
-        time.sleep(1.0 + 0.37 * trial)
+        deadline = time.time() + 60  # a loaded machine may take long to import; kill only once writing started
+        while not store.path_for(tmp_path, _protocol()).exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.2 + 0.37 * trial)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         path = store.path_for(tmp_path, _protocol())
