@@ -110,8 +110,9 @@ def test_shipped_teacher_follows_prompts_and_guidance_helps():
                    for i, p in enumerate(prompts)) / len(prompts)
 
     guided, plain = accuracy_at(3.0), accuracy_at(1.0)
-    # Measured on the full protocol: 0.625 (guided) vs 0.336 (plain) at 8 steps; 48 prompts leave room for noise.
-    assert guided >= 0.4 and guided - plain >= 0.1, (guided, plain)
+    # Measured (world-v3 teacher, 8 steps, seeds 0..): 0.977 vs 0.879 on all 256 held-in prompts, 0.979 vs 0.875 on
+    # these 48; the bounds leave room for noise but fail a teacher that lost prompts (v1: 0.625) or guidance.
+    assert guided >= 0.85 and guided - plain >= 0.05, (guided, plain)
 
 
 # ---- shipped students ------------------------------------------------------------------------------------------
