@@ -9,6 +9,9 @@ from click.testing import CliRunner
 
 from ddmd_bench.cli import main
 from ddmd_bench.leaderboard import store
+from ddmd_bench.toy.track import toy_protocol
+
+SLUG10 = toy_protocol(10)[0].slug  # e.g. toy-n10-v3: results and leaderboard file names
 
 
 def _evaluate(tmp_path, *args):
@@ -26,7 +29,7 @@ def test_tiny_evaluate_writes_records_and_a_valid_leaderboard(tmp_path):
         assert row["fid"] > 0 and 0 <= row["prompt_accuracy"] <= 1 and 0 <= row["prompt_accuracy_heldout"] <= 1
         assert row["latency_ms"] > 0 and row["clip_score"] is not None
     assert [r["nfe"] for r in out["results"]] == [2, 2]
-    header, entries = store.read(tmp_path / "lb" / "toy-n10-v2.jsonl")
+    header, entries = store.read(tmp_path / "lb" / f"{SLUG10}.jsonl")
     assert len(entries) == 2 and header["protocol"]["prompt_set"]["n"] == 10
     record = entries[0].record
     # diffusers FlowMatchEuler spaces sigmas linearly from 1 to its sigma_min (0.001): 2 steps -> t = 1000, 1
@@ -35,7 +38,7 @@ def test_tiny_evaluate_writes_records_and_a_valid_leaderboard(tmp_path):
     acc = record["metrics"]["prompt_accuracy"]["per_sample"]
     assert [a is None for a in acc] == [i % 5 == 4 for i in range(10)]  # held-out prompts scored separately
     assert record["metrics"]["fid"]["spec"]["weights_sha256"] == header["protocol"]["metrics"]["fid"]["weights_sha256"]
-    assert (tmp_path / "results" / "toy-n10-v2" / "toy-teacher_euler-2_nocfg.json").exists()
+    assert (tmp_path / "results" / SLUG10 / "toy-teacher_euler-2_nocfg.json").exists()
 
 
 def test_rerun_reuses_finished_results(tmp_path):
@@ -95,7 +98,7 @@ def test_help_has_examples(command):
 def test_leaderboard_commands_on_a_real_toy_leaderboard(tmp_path):
     assert _evaluate(tmp_path, "--model", "teacher:steps=1", "--model", "teacher:steps=2", "--limit", "10",
                      "--quiet").exit_code == 0
-    lb = str(tmp_path / "lb" / "toy-n10-v2.jsonl")
+    lb = str(tmp_path / "lb" / f"{SLUG10}.jsonl")
     runner = CliRunner()
     show = runner.invoke(main, ["leaderboard", "show", lb, "--sort", "prompt_accuracy"])
     assert show.exit_code == 0 and "toy-teacher/euler-1/nocfg" in show.output and "[" in show.output
@@ -122,7 +125,7 @@ def test_leaderboard_commands_on_a_real_toy_leaderboard(tmp_path):
     png = runner.invoke(main, ["leaderboard", "render", lb, "--format", "png", "--out", str(tmp_path / "png")])
     assert png.exit_code == 0
     for kind in ("latency", "steps"):
-        assert (tmp_path / "png" / f"toy-n10-v2-{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (tmp_path / "png" / f"{SLUG10}-{kind}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_import_reported_results_into_their_own_protocols(tmp_path):

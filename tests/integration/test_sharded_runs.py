@@ -17,6 +17,9 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 
 from ddmd_bench.cli import main
+from ddmd_bench.toy.track import toy_protocol
+
+SLUG12 = toy_protocol(12)[0].slug  # e.g. toy-n12-v3: results and leaderboard file names
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "teacher:steps=3"
@@ -24,7 +27,7 @@ ARGS = ["--model", MODEL, "--limit", "12", "--batch-size", "2", "--quiet", "--no
 
 
 def _record(results: Path) -> dict:
-    files = [f for f in (results / "toy-n12-v2").glob("*.json") if not f.name.endswith(".failed.json")]
+    files = [f for f in (results / SLUG12).glob("*.json") if not f.name.endswith(".failed.json")]
     assert len(files) == 1, files
     return json.loads(files[0].read_text())
 
@@ -83,7 +86,7 @@ def test_two_processes_give_the_single_process_result(tmp_path, single):
 def _kill_after_chunks(results: Path, chunks: int) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "ddmd_bench.cli", "evaluate", "--results-dir", str(results),
                              *ARGS], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    work = results / "toy-n12-v2" / "toy-teacher_euler-3_nocfg.work"
+    work = results / SLUG12 / "toy-teacher_euler-3_nocfg.work"
     deadline = time.time() + 180
     while time.time() < deadline and proc.poll() is None:
         if work.exists() and len(list(work.glob("chunk-*.pt"))) >= chunks:
@@ -98,15 +101,15 @@ def _kill_after_chunks(results: Path, chunks: int) -> None:
 @pytest.mark.parametrize("chunks", [1, 4])
 def test_kill_9_then_rerun_equals_uninterrupted(tmp_path, single, chunks):
     _kill_after_chunks(tmp_path, chunks)
-    assert not list((tmp_path / "toy-n12-v2").glob("*.json"))  # no record from a killed run
+    assert not list((tmp_path / SLUG12).glob("*.json"))  # no record from a killed run
     assert _evaluate(tmp_path).exit_code == 0
     assert _numbers(_record(tmp_path)) == _numbers(single)
-    assert not (tmp_path / "toy-n12-v2" / "toy-teacher_euler-3_nocfg.work").exists()  # cleaned after success
+    assert not (tmp_path / SLUG12 / "toy-teacher_euler-3_nocfg.work").exists()  # cleaned after success
 
 
 def test_per_sample_log_images_and_grid(tmp_path, single):
     assert _evaluate(tmp_path, "--grid").exit_code == 0
-    base = tmp_path / "toy-n12-v2" / "toy-teacher_euler-3_nocfg"
+    base = tmp_path / SLUG12 / "toy-teacher_euler-3_nocfg"
     rows = [json.loads(line) for line in base.with_suffix(".samples.jsonl").read_text().splitlines()]
     assert [r["index"] for r in rows] == list(range(12))
     assert rows[0]["seed"] == 1_000_000 and rows[0]["prompt"].startswith("a ")
@@ -119,4 +122,4 @@ def test_dry_run_resolves_and_estimates_without_running(tmp_path, single):
     assert result.exit_code == 0, result.output
     plan = json.loads(result.output)
     assert plan["images_per_generator"] == 12 and plan["generators"][0]["denoiser_passes"] == 36
-    assert plan["generators"][0]["status"] == "to run" and not (tmp_path / "toy-n12-v2").exists()
+    assert plan["generators"][0]["status"] == "to run" and not (tmp_path / SLUG12).exists()
