@@ -28,6 +28,8 @@ REGENERATE = {
     "classifier": "ddmd-bench train classifier --track toy --ship",
     "clip": "ddmd-bench train clip --track toy --ship",
     "reward": "ddmd-bench train reward --track toy --ship",
+    # CA alone diverges by design (the paper's CA collapse): what ships is its last good checkpoint.
+    "ca-only-4step": "ddmd-bench train toy-ca-only-4step --ship --ship-last-good",
 }
 
 

@@ -22,3 +22,12 @@ def test_git_commit_marks_code_changes_dirty_but_not_shipped_weights(tmp_path):
     assert git_commit(tmp_path) == clean
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_commit(tmp_path) == clean + "+dirty"
+
+
+def test_regenerate_commands_match_the_shipped_manifest():
+    from ddmd_bench.toy import shipped
+
+    files = shipped.read_manifest()["files"]
+    for file, meta in files.items():
+        assert meta["regenerate"] == shipped.regenerate_command(file.removesuffix(".safetensors")), file
+    assert "--ship-last-good" in shipped.regenerate_command("ca-only-4step")  # the CA-only arm always diverges
