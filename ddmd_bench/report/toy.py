@@ -214,7 +214,8 @@ def toy_guidance_findings(data: Sources) -> str:
                  f"{num(metric(g50, 'prompt_accuracy'))} at 50 steps. Unguided few-step Euler samples are blurry "
                  "conditional means: the classifier still reads their attributes "
                  f"({num(metric(u1, 'prompt_accuracy'))} at 1 step, {num(metric(u4, 'prompt_accuracy'))} at 4, "
-                 f"{num(metric(u50, 'prompt_accuracy'))} at 50), so unguided accuracy alone understates what a few-step sampler loses.")
+                 f"{num(metric(u50, 'prompt_accuracy'))} at 50), so unguided accuracy alone understates what a "
+                 "few-step sampler loses.")
     return "\n".join(lines)
 
 
