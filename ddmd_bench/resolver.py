@@ -14,12 +14,12 @@ command or variable that provides it.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ddmd_bench import hashing
 from ddmd_bench.registry import Registry
 
 
@@ -59,12 +59,8 @@ class WeightSpec:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, streamed."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Hex sha256 of a file (cached by path, size, mtime and inode; see `ddmd_bench.hashing`)."""
+    return hashing.file_sha256(path)
 
 
 def offline() -> bool:

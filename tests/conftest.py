@@ -15,6 +15,14 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def hash_cache(tmp_path_factory) -> Path:
+    """Content hashes are cached in this session's own file, never in the user's cache."""
+    path = tmp_path_factory.mktemp("hash-cache") / "hashes.json"
+    os.environ["DDMD_BENCH_HASH_CACHE"] = str(path)
+    return path
+
+
 @pytest.fixture
 def weights_copy(tmp_path, monkeypatch) -> Path:
     """A private copy of the shipped toy weights (so a test may damage it), selected via the env override."""

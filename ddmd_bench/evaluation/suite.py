@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ddmd_bench import hashing
 from ddmd_bench.evaluation import records, runner
 from ddmd_bench.evaluation.resize import check_generator
 from ddmd_bench.leaderboard import store, table
@@ -198,11 +199,32 @@ def _cached(results_dir: Path, protocol: Protocol, gen) -> dict | None:
 
 def _reusable(record: dict | None, protocol: Protocol, gen) -> dict | None:
     """`record` if it is a finished result of this generator under this protocol, else None."""
-    if record is None or record.get("status") != "ok":
-        return None
-    if record["protocol"]["fingerprint"] != protocol.fingerprint or record["generator"] != gen.describe():
-        return None
-    return record
+    return record if record is not None and _rerun_reason(record, protocol, gen) is None else None
+
+
+def _rerun_reason(record: dict, protocol: Protocol, gen) -> str | None:
+    """Why a stored record at this generator's name cannot stand for it (None: it can). The whole description is
+    compared, not the name: it holds the sha256 of every weight file, the scheduler and the sampling settings."""
+    if record.get("status") != "ok":
+        return f"the last run did not finish ({record.get('status')})"
+    if record["protocol"]["fingerprint"] != protocol.fingerprint:
+        return "the protocol changed"
+    if record["generator"] != gen.describe():
+        changed = changed_keys(record["generator"], gen.describe())
+        return f"the generator changed: {', '.join(changed[:4])}{', ...' if len(changed) > 4 else ''}"
+    return None
+
+
+def changed_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys where two descriptions differ (values left out: a file list would fill the screen)."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += changed_keys(va, vb, f"{prefix}{key}.")
+        elif va != vb or (key in a) != (key in b):
+            out.append(f"{prefix}{key}")
+    return out
 
 
 def dry_run(protocol_name: str, models: list[str], limit: int | None, batch_size: int,
@@ -218,11 +240,13 @@ def dry_run(protocol_name: str, models: list[str], limit: int | None, batch_size
             "batch_size": batch_size, "generators": []}
     for gen in generators:
         previous = records.read_record(records.record_path(results_dir, protocol.slug, gen.name))
-        cached = _reusable(previous, protocol, gen)
+        reason = _rerun_reason(previous, protocol, gen) if previous is not None else None
+        cached = previous is not None and reason is None
         rate = (previous or {}).get("timings", {}).get("images_per_s")
         plan["generators"].append({
-            "name": gen.name, "describe": gen.describe(), "denoiser_passes": n * gen.nfe,
-            "status": "finished (reused)" if cached else "to run",
+            "name": gen.name, "identity": hashing.identity_digest(gen.describe()), "describe": gen.describe(),
+            "denoiser_passes": n * gen.nfe, "status": "finished (reused)" if cached else "to run",
+            **({"rerun_because": reason} if reason else {}),
             "estimated_generation_s": round(n / rate, 1) if rate and not cached else (0.0 if cached else None)})
     return plan
 
@@ -236,4 +260,6 @@ def render_plan(plan: dict[str, Any]) -> str:
         est = g["estimated_generation_s"]
         lines.append(f"  {g['name']:<36} {g['status']:<18} {g['denoiser_passes']:>8} denoiser passes  "
                      + (f"~{est:.0f} s" if est is not None else "no earlier run to estimate from"))
+        if g.get("rerun_because"):
+            lines.append(f"    (not reused: {g['rerun_because']})")
     return "\n".join(lines)

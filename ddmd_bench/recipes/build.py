@@ -16,10 +16,11 @@ from typing import Any
 
 import torch
 
-from ddmd_bench import resolver
+from ddmd_bench import hashing, resolver
 from ddmd_bench.recipes.checks import RecipeInputError, check_model_folder, check_pipeline_folder, check_weights_file
 from ddmd_bench.recipes.recipe import Recipe, StudentWeights
 from ddmd_bench.recipes.settings import DTYPES, RunSettings
+from ddmd_bench.utils.pipelines import pipeline_files
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +39,36 @@ class Prepared:
     student_format: str | None = None  # "safetensors", "pickle" or "diffusers-folder"
 
     def record(self) -> dict[str, Any]:
-        """Where every file came from (commit shas; hashes of single student files)."""
-        out: dict[str, Any] = {"base": {"repo": self.base.repo_id, "commit": self.base.commit}}
+        """Where every file came from: repository, commit (None for a local folder), and the size and sha256 of
+        every file loaded from it, with one `content_sha256` over them."""
+        out: dict[str, Any] = {"base": {"repo": self.base.repo_id, "commit": self.base.commit,
+                                        **_files_record(self.base.path, pipeline_files(self.base.path))}}
         if self.student_path is not None:
             out["student"] = {"repo": self.recipe.student.repo.label, "commit": self.student_commit,
                               "path_in_repo": self.recipe.student.filename or self.recipe.student.subfolder,
                               "format": self.student_format}
             if self.student_path.is_file():
-                out["student"]["sha256"] = resolver.sha256_file(self.student_path)
+                files = _files_record(self.student_path.parent, [self.student_path])
+                out["student"].update(sha256=files["files"][0]["sha256"], **files)
+            else:
+                out["student"].update(_files_record(self.student_path, hashing.folder_files(self.student_path)))
         return out
+
+
+def _files_record(root: Path, files: list[Path]) -> dict[str, Any]:
+    digests = hashing.digest_files(root, files)
+    return {"content_sha256": hashing.manifest_digest(digests), "files": [d.to_dict() for d in digests]}
+
+
+def build_scheduler(prepared: Prepared):
+    """The recipe's scheduler: its class (or the base pipeline's) built from the base scheduler's config with the
+    recipe's overrides. Loads no weights; what `load` installs and what the record describes."""
+    import diffusers
+
+    spec = prepared.recipe.scheduler
+    index = json.loads((prepared.base.path / "model_index.json").read_text())
+    cls = getattr(diffusers, spec.cls or index["scheduler"][1])
+    return cls.from_config(cls.load_config(prepared.base.path / "scheduler"), **spec.config)
 
 
 def _snapshot(repo, settings: RunSettings, patterns: list[str] | None = None) -> resolver.Snapshot:
@@ -95,8 +117,6 @@ def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path
 
 def load(prepared: Prepared, settings: RunSettings):
     """The pipeline, on its device, with the student applied and the recipe's scheduler."""
-    import diffusers
-
     from ddmd_bench.utils.pipelines import load_pipeline
 
     recipe = prepared.recipe
@@ -111,8 +131,7 @@ def load(prepared: Prepared, settings: RunSettings):
         raise RecipeInputError(f"{prepared.base.path} loaded as {type(pipe).__name__}, not {recipe.pipeline}")
     if recipe.student is not None and recipe.student.kind == "lora":
         _apply_lora(pipe, prepared)
-    cls = getattr(diffusers, recipe.scheduler.cls) if recipe.scheduler.cls else type(pipe.scheduler)
-    pipe.scheduler = cls.from_config(pipe.scheduler.config, **recipe.scheduler.config)
+    pipe.scheduler = build_scheduler(prepared)
     _apply_settings(pipe, prepared.slot, settings)
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -44,6 +44,13 @@ class DenoiserTrace:
         return out
 
 
+def _jsonable(value):
+    """JSON form of the numpy / torch values a scheduler config may hold (arrays, scalars)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} in a generator description is not JSON-serialisable")
+
+
 def _first(t) -> float | None:
     if t is None:
         return None
@@ -75,8 +82,10 @@ class DiffusersGenerator:
         return self.recipe.forwards * (2 if self.recipe.uses_cfg else 1)
 
     def describe(self) -> dict[str, Any]:
-        """The full resolved recipe, where its files came from and how it ran (JSON-normalised). Built once: it
-        hashes the student file, and the runner asks for it several times per run."""
+        """The generator's identity (JSON-normalised): the full resolved recipe, the sha256 of every file it loads
+        (`files`), the scheduler it samples with (class and full config), the run settings and the diffusers
+        version. Two runs reuse each other's results only when these are equal. Built once: the runner asks for it
+        several times per run."""
         if self._description is None:
             self._description = self._describe()
         return self._description
@@ -84,10 +93,13 @@ class DiffusersGenerator:
     def _describe(self) -> dict[str, Any]:
         import diffusers
 
+        scheduler = build.build_scheduler(self.prepared)
         return json.loads(json.dumps({
             "kind": "diffusers-recipe", "name": self.name, "recipe": self.recipe.to_dict(),
             "files": self.prepared.record(), "settings": self.settings.record(self.recipe.dtype),
-            "nfe": self.nfe, "diffusers": diffusers.__version__}))
+            "scheduler": {"class": type(scheduler).__name__,
+                          "config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}},
+            "nfe": self.nfe, "diffusers": diffusers.__version__}, default=_jsonable))
 
     def pipeline(self):
         """The loaded pipeline (built on first use), with the call counter attached."""

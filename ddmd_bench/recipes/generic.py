@@ -1,5 +1,7 @@
 """The generic recipe: any local diffusers pipeline folder, sampled with its own scheduler and defaults.
 
+The recipe is named `pipeline:<folder name>@<content hash>`: the hash covers every file the pipeline loads.
+
 Defaults come from the folder itself, never guessed per model: the saved scheduler, the pipeline's call defaults
 (`num_inference_steps`, `guidance_scale`), the denoiser's sample size times the VAE's scale factor, and, for a
 student exported by our trainer, the steps and guidance in its `ddmd_bench.json`.
@@ -14,6 +16,7 @@ from pathlib import Path
 from ddmd_bench.recipes.checks import check_pipeline_folder
 from ddmd_bench.recipes.recipe import Recipe, Repo, SchedulerSpec
 
+CONTENT_TAG_CHARS = 8
 FALLBACK_LATENT_SIZE = 128  # SD3 / FLUX / Z-Image pipelines default to 128 latents x 8 = 1024 px
 
 
@@ -38,10 +41,19 @@ def generic_recipe(path: str | Path) -> Recipe:
     slot = "unet" if isinstance(index.get("unet"), list) and index["unet"][0] else "transformer"
     order = getattr(getattr(diffusers, scheduler), "order", 1)
     return Recipe(
-        name=f"pipeline:{path.name}", method="local pipeline", pipeline=cls_name, base=Repo(str(path), local=str(path)),
+        name=f"pipeline:{path.name}@{content_tag(path)}", method="local pipeline", pipeline=cls_name, base=Repo(str(path), local=str(path)),
         scheduler=SchedulerSpec(scheduler), steps=steps, guidance=guidance, resolution=_resolution(path, slot),
         forwards=steps if order == 1 else order * steps - 1, dtype="float16" if slot == "unet" else "bfloat16",
         sources=(str(path),), notes=notes)
+
+
+def content_tag(path: Path) -> str:
+    """A short hash of everything the folder's pipeline loads: folders with the same name but other weights,
+    configs or tokenizers get distinct names (and result files), copies of the same folder the same one."""
+    from ddmd_bench import hashing
+    from ddmd_bench.utils.pipelines import pipeline_files
+
+    return hashing.manifest_digest(hashing.digest_files(path, pipeline_files(path)))[:CONTENT_TAG_CHARS]
 
 
 def _default(params, name: str, fallback):
