@@ -1,8 +1,8 @@
 """Published numbers as `reported` leaderboard entries, each under a protocol describing the paper's own setup.
 
 They are never mixed with measured results: a paper's protocol (its prompt list, resolution, metric code) differs
-from ours, so each source gets its own protocol and file. Numbers come from ../shared/design (ALGORITHMS.md §6,
-PROTOCOLS.md §4-5), which cites the papers and repositories they were read from.
+from ours, so each source gets its own protocol and file. Each entry's `source.citation` names the paper or
+repository its numbers were copied from (docs/protocols.md).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Protocols from the literature, as data: prompt sources, resolutions, FID and CLIP definitions, data files, gates.
 
-Facts are from ../shared/design/PROTOCOLS.md §1, §2, §4 and §5 and the evaluation code they cite:
+Facts are from the papers and official evaluation code listed in docs/protocols.md:
 
 - coco30k-256: the GigaGAN COCO protocol used by DMD and DMD2 for SD1.5. 30k COCO-2014 val captions (DMD2 ships
   its list, `captions_coco14_test.txt`; the original recipe is one random caption of five per image, seeded), images

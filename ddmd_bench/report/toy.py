@@ -88,14 +88,6 @@ def toy_teacher_leaderboard(data: Sources) -> str:
     return render.markdown(header, rows, sort_by="prompt_accuracy")
 
 
-@SECTIONS.register("toy-protocol-version")
-def toy_protocol_version(data: Sources) -> str:
-    """'toy protocol v3' with the leaderboard file it lives in (one line)."""
-    header, entries = data.leaderboard(PROTOCOL)
-    return (f"Toy protocol v{header['protocol']['version']} (`{data.leaderboard_file(PROTOCOL)}`, "
-            f"{len(entries)} entries, fingerprint `{header['fingerprint'][:12]}`).")
-
-
 @SECTIONS.register("toy-run-cost")
 def toy_run_cost(data: Sources) -> str:
     """What evaluating the leaderboard's generators cost, from the records' own timings."""

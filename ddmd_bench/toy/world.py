@@ -88,10 +88,8 @@ class CaptionNoise:
 
 CLEAN = CaptionNoise(p_omit=0.0, p_wrong=0.0)
 # World v3 trains on captions with omissions only. World v1 (toy protocols v1-v2) also replaced 10% of the named
-# values by wrong ones; that label noise, not the textured backgrounds, kept the teacher at 0.62-0.73 prompt accuracy
-# within the 60-minute budget (docs/toy-world.md, "Session 4": exact captions reached 0.92 in 1000 steps, flat
-# backgrounds with noisy captions 0.24). Omissions alone still teach a marginal for every unnamed attribute, which
-# is what CFG sharpens.
+# values by wrong ones; that label noise, not the textured backgrounds, held its teacher back (docs/toy-world.md,
+# "Why world v3"). Omissions alone still teach a marginal for every unnamed attribute, which is what CFG sharpens.
 TRAIN_NOISE = CaptionNoise()
 
 _TEMPLATES = (

@@ -15,7 +15,7 @@ class DistillConfig:
     teacher: str = "toy"  # 'toy' or a local diffusers pipeline directory
     loss: DMDLossConfig = field(default_factory=DMDLossConfig)
     student_steps: int = 4  # the grid comes from the teacher's few-step scheduler (toy: 1, .75, .5, .25 = DMD2's)
-    unconditional: bool = False  # train and sample with the empty prompt (the no-CFG case the reviewers asked for)
+    unconditional: bool = False  # train and sample with the empty prompt (no CFG, hence no CA term)
     lora_rank: int = 8  # 0 = full fine-tuning of student and fake model
     batch_size: int = 32  # global batch, split across DDP ranks
     steps: int = 400  # student updates

@@ -77,7 +77,7 @@ def test_two_processes_give_the_single_process_result(tmp_path, single):
     got, want = _numbers(record), _numbers(single)
     assert {k: v[1] for k, v in got.items()} == {k: v[1] for k, v in want.items()}  # per-sample, exactly
     # Moment sums taken in another order differ in the last bits; with 12 images in 128-d the covariance is
-    # rank-deficient, and the square root of its near-zero eigenvalues lifts that to ~1e-9 relative in FID.
+    # rank-deficient, and the square root of its near-zero eigenvalues lifts that to a few 1e-9 relative in FID.
     for name in want:
         assert got[name][0] == pytest.approx(want[name][0], rel=1e-7)
         assert got[name][2:] == pytest.approx(want[name][2:], rel=1e-7)
