@@ -353,12 +353,35 @@ def leaderboard_show(path, sort_by, as_json) -> None:
     from ddmd_bench.leaderboard import store, table
 
     try:
-        header, entries = store.read(path)
-        rows = table.rows(entries)
-        rows = table.sort_rows(rows, sort_by)
+        header, entries = _readable_entries(path)
+        reproductions, problems = store.read_reproductions(path, entries)
+        _warn_skipped(problems)
+        rows = table.sort_rows(table.rows(entries), sort_by)
     except (store.LeaderboardError, ValueError) as exc:
         raise _fail(exc) from exc
-    click.echo(json.dumps(rows, indent=1) if as_json else table.render_text(rows, header))
+    if as_json:
+        click.echo(json.dumps(table.with_reproductions(entries, reproductions, sort_by), indent=1))
+    else:
+        click.echo(table.render_text(rows, header))
+        if reproductions:
+            click.echo("\n" + table.render_reproductions(entries, reproductions, store.reproductions_path(path)))
+
+
+def _readable_entries(path: Path):
+    """(header, entries) of a leaderboard, skipping each bad entry line with a warning that names it; an unusable
+    header is an error."""
+    from ddmd_bench.leaderboard import store
+
+    scanned = store.scan(path)
+    if scanned.header is None:
+        raise store.LeaderboardError("; ".join(str(p) for p in scanned.problems))
+    _warn_skipped(scanned.problems)
+    return scanned.header, scanned.entries
+
+
+def _warn_skipped(problems) -> None:
+    for problem in problems:
+        click.echo(f"warning: skipped {problem} (`ddmd-bench leaderboard validate` checks a whole file)", err=True)
 
 
 def _entry_by_ref(entries, ref: str):
@@ -440,7 +463,7 @@ def leaderboard_render(path, fmt, out, sort_by) -> None:
     from ddmd_bench.leaderboard import plots, render, store, table
 
     try:
-        header, entries = store.read(path)
+        header, entries = _readable_entries(path)
         if fmt == "markdown":
             text = render.markdown(header, entries, sort_by)
         elif fmt == "html":
@@ -483,26 +506,20 @@ def leaderboard_import(builtin, directory) -> None:
 @leaderboard.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 def leaderboard_validate(paths) -> None:
-    """Check every header, fingerprint and entry hash; exit non-zero on any problem.
+    """Check every header, fingerprint, entry hash and number (no NaN or infinity) of each leaderboard and its
+    reproductions file; list every problem as FILE:LINE: WHAT and exit 1 if there is any.
 
     \b
     Example:
       ddmd-bench leaderboard validate leaderboards/
     """
-    from ddmd_bench.leaderboard import store
+    from ddmd_bench.leaderboard import validate
 
-    files = [f for p in (paths or (Path("leaderboards"),)) for f in
-             (sorted(Path(p).glob("*.jsonl")) if Path(p).is_dir() else [Path(p)])]
-    problems = 0
-    for f in files:
-        try:
-            _, entries = store.read(f)
-            click.echo(f"ok      {f} ({len(entries)} entries)")
-        except store.LeaderboardError as exc:
-            problems += 1
-            click.echo(f"INVALID {exc}")
-    if problems:
-        raise click.ClickException(f"{problems} invalid leaderboard file(s)")
+    report = validate.validate_paths(paths or (Path("leaderboards"),))
+    for line in report.lines():
+        click.echo(line)
+    if report.problems:
+        raise click.ClickException(report.summary())
 
 
 # ---------------------------------------------------------------------------------------------------- methods

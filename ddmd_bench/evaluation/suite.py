@@ -101,13 +101,15 @@ class Outcome:
     failed: list[str] = field(default_factory=list)
     leaderboard: Path | None = None
     added: int = 0
+    reproduced: list[str] = field(default_factory=list)  # "<generator> on <hardware>", recorded in the sidecar
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly summary (per-sample scores left out; they are in the record files)."""
         return {"protocol": {"name": self.protocol.name, "version": self.protocol.version,
                              "fingerprint": self.protocol.fingerprint},
                 "results": [table.row(r) for r in self.records], "reused": self.reused, "failed": self.failed,
-                "leaderboard": str(self.leaderboard) if self.leaderboard else None, "added": self.added}
+                "leaderboard": str(self.leaderboard) if self.leaderboard else None, "added": self.added,
+                "reproduced": self.reproduced}
 
     def table(self) -> str:
         """Human-readable table of this invocation's results."""
@@ -120,6 +122,10 @@ class Outcome:
             lines.append(f"reused {len(self.reused)} finished result(s); --force recomputes")
         if self.leaderboard:
             lines.append(f"leaderboard {self.leaderboard}: {self.added} new entr{'y' if self.added == 1 else 'ies'}")
+        if self.reproduced:
+            lines.append(f"{len(self.reproduced)} result(s) reproduce an existing entry (recorded in "
+                         f"{store.reproductions_path(self.leaderboard)}, not ranked):")
+            lines += [f"  {item}" for item in self.reproduced]
         return "\n".join(lines)
 
 
@@ -161,8 +167,19 @@ def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, bat
         outcome.records.append(record)
     if leaderboard_dir is not None and outcome.records and world.is_main:
         outcome.leaderboard = store.path_for(leaderboard_dir, protocol)
-        outcome.added = sum(store.append(leaderboard_dir, protocol, r) for r in outcome.records)
+        _publish(outcome, leaderboard_dir, protocol)
     return outcome
+
+
+def _publish(outcome: Outcome, leaderboard_dir: Path, protocol: Protocol) -> None:
+    """New results become ranked entries; a reproduction of an entry (same generator and quality numbers within
+    tolerance, e.g. on other hardware) is recorded beside the leaderboard instead."""
+    for record in outcome.records:
+        published = store.publish(leaderboard_dir, protocol, record)
+        outcome.added += published.added
+        if published.status == "reproduced":
+            device = (record.get("latency") or {}).get("device", {}).get("name") or "unknown hardware"
+            outcome.reproduced.append(f"{record['generator']['name']} on {device}")
 
 
 def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, world, force) -> dict | None:

@@ -42,7 +42,9 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
         pts = [(r[x_key], r[metric], r["name"]) for r in rows if r.get(x_key) and r.get(metric) is not None]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=22, color="#3465a4", zorder=3)
         for x, y, name in pts:
-            ax.annotate(name.removeprefix("toy-"), (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points")
+            # Names are text: a '$' must not start matplotlib's mathtext (or TeX, whatever matplotlibrc says).
+            ax.annotate(name.removeprefix("toy-"), (x, y), fontsize=6, xytext=(3, 2), textcoords="offset points",
+                        parse_math=False, usetex=False)
         if front and pts:
             pf = pareto_front([(p[0], p[1]) for p in pts], hib)
             ax.plot([p[0] for p in pf], [p[1] for p in pf], "--", color="#cc0000", lw=1.2, label="Pareto front")

@@ -12,8 +12,15 @@ from ddmd_bench.leaderboard.plots import render_png
 from ddmd_bench.leaderboard.store import Entry
 
 
+_MARKDOWN_SPECIAL = "\\`*_|$"  # backslash first; '$' would start math on renderers that support it
+
+
 def _md_escape(text: str) -> str:
-    return html.escape(str(text)).replace("|", "\\|")
+    """Text shown literally in a Markdown table cell: HTML-escaped, Markdown and math markers backslashed."""
+    out = html.escape(str(text))
+    for ch in _MARKDOWN_SPECIAL:
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 def markdown(header: dict[str, Any], entries: list[Entry], sort_by: str = "fid") -> str:

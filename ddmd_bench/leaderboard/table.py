@@ -6,7 +6,8 @@ import math
 from itertools import groupby
 from typing import Any
 
-from ddmd_bench.leaderboard.store import Entry
+from ddmd_bench.leaderboard import reproduction
+from ddmd_bench.leaderboard.store import Entry, Reproduction
 
 # Known columns in display order: key -> (header, format). Other metrics follow with a generic format.
 KNOWN = {
@@ -21,7 +22,7 @@ KNOWN = {
     "hpsv3": ("HPSv3", "{:.2f}"),
     "latency_ms": ("ms/img (b=1)", "{:.1f}"),
 }
-_NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware"}
+_NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware", "reproductions", "hash"}
 LOWER_IS_BETTER = {"fid", "latency_ms", "latency_p90_ms", "nfe"}
 
 
@@ -100,3 +101,45 @@ def render_text(rows_: list[dict[str, Any]], header: dict[str, Any] | None) -> s
     for hardware, group in groupby(keyed, key=lambda ir: ir[1].get("hardware") or ""):
         out += ["", f"[{hardware or 'no latency measured'}]"] + _lines([r for _, r in group])
     return "\n".join(out)
+
+
+def _reproduction_row(original: Entry, item: Reproduction) -> dict[str, Any]:
+    found = reproduction.deltas(original.record, item.record) or []
+    worst = reproduction.largest(found)
+    lat = item.record.get("latency") or {}
+    return {"hardware": item.hardware, "latency_ms": lat["median"] * 1000 if "median" in lat else None,
+            "created": item.record.get("created"), "hash": item.hash,
+            "largest_difference": None if worst is None else
+            {"metric": worst.metric, "field": worst.field, "delta": worst.delta, "tolerance": worst.tolerance}}
+
+
+def with_reproductions(entries: list[Entry], reproductions: list[Reproduction], sort_by: str) -> list[dict[str, Any]]:
+    """Sorted rows with each entry's hash and its reproductions: hardware, own latency, and the quality number
+    closest to its tolerance."""
+    by_hash = {e.hash: e for e in entries}
+    found: dict[str, list[dict[str, Any]]] = {}
+    for item in reproductions:
+        if item.reproduces in by_hash:
+            found.setdefault(item.reproduces, []).append(_reproduction_row(by_hash[item.reproduces], item))
+    return sort_rows([{**row(e.record, e.origin), "hash": e.hash, "reproductions": found.get(e.hash, [])}
+                      for e in entries], sort_by)
+
+
+def render_reproductions(entries: list[Entry], reproductions: list[Reproduction], where: Any) -> str:
+    """Plain-text list of reproductions: which entry, on which hardware, its own latency, closest quality number."""
+    by_hash = {e.hash: e for e in entries}
+    lines = [f"Reproductions (not ranked; recorded in {where}): quality numbers within the tolerance of the entry "
+             f"(max({reproduction.RELATIVE_FLOOR:g} relative, {reproduction.INTERVAL_FRACTION:.0%} of the 95% interval "
+             "half-width)); latency measured on their own hardware"]
+    for item in reproductions:
+        original = by_hash.get(item.reproduces)
+        if original is None:
+            continue
+        r = _reproduction_row(original, item)
+        worst = r["largest_difference"]
+        closest = "identical quality numbers" if worst is None or worst["delta"] == 0 else \
+            f"largest difference {worst['metric']} {worst['delta']:+.3g} (tolerance {worst['tolerance']:.3g})"
+        latency = f"{r['latency_ms']:.1f} ms/img" if r["latency_ms"] is not None else "no latency"
+        lines.append(f"  {original.record['generator']['name']}  on {r['hardware'] or 'unknown hardware'}: "
+                     f"{latency}; {closest}")
+    return "\n".join(lines)
