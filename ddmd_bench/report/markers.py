@@ -55,7 +55,10 @@ def rewrite(text: str, where: str, build: Callable[[str], str]) -> str:
     last = 0
     for block in blocks(text, where):
         out += lines[last:block.start + 1]
-        content = build(block.name).strip("\n")
+        try:
+            content = build(block.name).strip("\n")
+        except ReportError as exc:
+            raise ReportError(f"{where}:{block.start + 1}: section {block.name!r}: {exc}") from None
         out += content.split("\n") if content else []
         last = block.end
     out += lines[last:]
