@@ -1,4 +1,4 @@
-"""README.md, CONTRIBUTING.md and docs/ state only figures generated from committed data (`ddmd-bench report readme`)."""
+"""README.md, CONTRIBUTING.md and docs/ state only figures generated from committed data (`report readme`)."""
 
 from __future__ import annotations
 
