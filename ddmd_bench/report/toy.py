@@ -189,7 +189,7 @@ def _ablation_arms_finding(r: dict[str, dict[str, Any]], data: Sources) -> str:
     dm_stable = not data.manifest().get("dm-only-4step.safetensors", {}).get("diverged")
     return (f"- **CA alone{' blows up' if m else ''}, DM alone.** The CA-only student: {how}. It has a toy "
             f"ImageReward of {metric(ca, 'image_reward'):.2f} with FID {metric(ca, 'fid'):.0f}: reward-friendly but "
-            "far off the data. The DM-only student {'trained without diverging' if dm_stable else 'diverged'} (FID "
+            f"far off the data. The DM-only student {'trained without diverging' if dm_stable else 'diverged'} (FID "
             f"{metric(dm, 'fid'):.0f}; held-in "
             f"accuracy {num(metric(dm, 'prompt_accuracy'))}, held-out {num(metric(dm, 'prompt_accuracy_heldout'))}).")
 

@@ -139,3 +139,9 @@ def test_lint_finds_hand_typed_measurements_but_not_code_or_versions():
             "`ema_decay=0.998` transformers 4.55.4, Python >= 3.10\n```\n0.999 in code\n```\n"
             "<!-- generated:a -->\n0.123\n<!-- /generated:a -->\n")
     assert [f.text for f in unmarked_measurements(text, "x.md")] == ["±", "0.953", "113 s", "1.6x"]
+
+
+@pytest.mark.parametrize("name", load_sections().names())
+def test_sections_leave_no_unfilled_template(name):
+    text = load_sections().get(name)(Sources(ROOT))
+    assert text.strip() and "{" not in text and "}" not in text, text
