@@ -72,14 +72,21 @@ def build_clip_score(preset: str | ClipPreset, weights: str | Path | None = None
     p = PRESETS.get(preset) if isinstance(preset, str) else preset
     path = resolver.resolve(resolver.WEIGHTS.get(p.weights), explicit=weights)
     model, _, preprocess = open_clip.create_model_and_transforms(p.model_name, pretrained=str(path))
-    described = "open_clip transform of the model (PIL from uint8)"
+    return preset_metric(p, model, preprocess, open_clip.get_tokenizer(p.model_name),
+                         model_id=f"open_clip:{p.model_name}:{p.weights}", weights_sha256=resolver.sha256_file(path))
+
+
+def preset_metric(p: ClipPreset, model, preprocess: Callable, tokenizer: Callable, model_id: str,
+                  weights_sha256: str,
+                  described: str = "open_clip transform of the model (PIL from uint8)") -> CLIPScore:
+    """A preset's formula and preprocessing around an already-built model (any object with open_clip's
+    `encode_image` / `encode_text`), its image transform and tokenizer."""
     if p.pre_resize:
         preprocess = _compose(centre_crop_resize(p.pre_resize), preprocess)
         described = f"centre crop + LANCZOS {p.pre_resize}, then " + described
-    config = ClipScoreConfig(model_id=f"open_clip:{p.model_name}:{p.weights}",
-                             weights_sha256=resolver.sha256_file(path), scale=p.scale, prefix=p.prefix,
+    config = ClipScoreConfig(model_id=model_id, weights_sha256=weights_sha256, scale=p.scale, prefix=p.prefix,
                              clamp_mean_at_zero=p.clamp_mean_at_zero, preprocessing=described)
-    return CLIPScore(model, preprocess, open_clip.get_tokenizer(p.model_name), config)
+    return CLIPScore(model, preprocess, tokenizer, config)
 
 
 def with_model(preset: str, model_name: str, weights: str) -> ClipPreset:

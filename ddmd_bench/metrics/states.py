@@ -15,6 +15,9 @@ local state), so every rank must call it.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import torch
 from torchmetrics import Metric
 
@@ -88,6 +91,18 @@ class IndexedRows(Metric):
         if not self.flat:
             return torch.zeros(0, self.width, dtype=torch.float64)
         return torch.cat(self.flat).reshape(-1, self.width + 1)[:, 1:]
+
+    def _wrap_compute(self, compute: Callable) -> Callable:
+        """torchmetrics squeezes one-element results to scalars; a table of one sample keeps its [1] / [1, width]
+        shapes so callers index it like any other."""
+        wrapped = super()._wrap_compute(compute)
+
+        @functools.wraps(compute)
+        def keep_shapes(*args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
+            index, rows = wrapped(*args, **kwargs)
+            return index.reshape(-1), rows.reshape(-1, self.width)
+
+        return keep_shapes
 
     def compute(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(index [N] int64, rows [N, width]) sorted by index."""

@@ -180,3 +180,11 @@ def test_two_gloo_processes_reduce_to_the_single_process_values(tmp_path, mine):
         assert got["scores"] == want["scores"] and got["acc"] == want["acc"]  # gathered and re-ordered exactly
         assert got["fid"][3:] == want["fid"][3:]
         np.testing.assert_allclose(got["fid"][:3], want["fid"][:3], rtol=1e-12)  # summed in another order
+
+
+def test_one_sample_keeps_its_table_shape():
+    # torchmetrics squeezes one-element results; a one-prompt run must still index rows as [N, width].
+    rows = IndexedRows(1)
+    rows.extend(torch.tensor([2.5]))
+    index, values = rows.compute()
+    assert index.tolist() == [0] and values.tolist() == [[2.5]]
