@@ -63,7 +63,8 @@ class LiteratureContext:
         metrics: dict[str, Any] = {}
         for fid in self.spec.fids:
             stats, _ = reference.load(self.references[fid.metric].path)
-            metrics[fid.metric] = FID(build_extractor(fid, paths[INCEPTION]), stats)
+            # the protocol's fingerprint names this method (build.SQRT_METHOD); another needs a new protocol version
+            metrics[fid.metric] = FID(build_extractor(fid, paths[INCEPTION]), stats, sqrt_method="eigh")
         preset = PRESETS.get(self.spec.clip_preset)
         metrics["clip_score"] = build_clip_score(preset, weights=paths[preset.weights])
         return metrics

@@ -56,6 +56,14 @@ def reference_stats(extractor: FeatureExtractor, batches, set_id: str) -> Refere
     return ReferenceStats(mu, sigma, n, extractor.id, set_id)
 
 
+# How tr sqrt(s1 s2) is computed, as recorded in each result's spec (see functional.CovarianceFactor). Both are exact
+# in float64 and agree to round-off; "eigh" is kept for protocols whose committed records were measured with it.
+SQRT_METHOD_SPECS = {
+    "cholesky": "eigvalsh(L^T s2 L), s1 = L L^T (eigh(sqrt(s1) s2 sqrt(s1)) where s1 is singular), float64",
+    "eigh": "eigh(sqrt(s1) s2 sqrt(s1)), float64",
+}
+
+
 class FID:
     """Fréchet distance between generated images and reference statistics, in the extractor's feature space."""
 
@@ -63,11 +71,15 @@ class FID:
     version = "1"
     higher_is_better = False
 
-    def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats, bootstrap: int = 0) -> None:
+    def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats, bootstrap: int = 0,
+                 sqrt_method: str = "cholesky") -> None:
         if reference.extractor_id != extractor.id:
             raise ValueError(f"reference statistics {reference.set_id!r} were made with extractor "
                              f"{reference.extractor_id!r}, but this FID uses {extractor.id!r}; remake them")
+        if sqrt_method not in SQRT_METHOD_SPECS:
+            raise ValueError(f"unknown FID sqrt_method {sqrt_method!r}; use one of {', '.join(SQRT_METHOD_SPECS)}")
         self.extractor, self.reference, self.bootstrap = extractor, reference, bootstrap
+        self.sqrt_method = sqrt_method
         self.reset()
 
     def reset(self) -> None:
@@ -99,14 +111,15 @@ class FID:
             self._add(state["features"], start)
 
     def compute(self) -> MetricValue:
-        """FID against the reference (float64, symmetric eigendecomposition square root). Under torch.distributed
+        """FID against the reference (float64, eigenvalues of the factored covariance product). Under torch.distributed
         this is a collective: torchmetrics sums the moments (and gathers bootstrap features) over ranks."""
         n, mu, sigma = self._moments.compute()
         features = self._features.compute()[1].numpy() if self.bootstrap else None
-        value = F.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma)
+        value = F.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma, self.sqrt_method)
         if not self.bootstrap:
             return MetricValue(value=value, n=n, details={"reference_n": self.reference.n})
-        std = F.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap)
+        std = F.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap,
+                                  method=self.sqrt_method)
         return MetricValue(value=value, n=n, ci_low=value - 1.96 * std, ci_high=value + 1.96 * std,
                            details={"reference_n": self.reference.n, "bootstrap_std": std,
                                     "ci_method": f"normal bootstrap ({self.bootstrap} resamples of the generated "
@@ -117,5 +130,5 @@ class FID:
         return {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": self.extractor.id,
                 "weights_sha256": self.extractor.weights_sha256, "preprocessing": self.extractor.preprocessing,
                 "reference": {"id": self.reference.set_id, "n": self.reference.n, "sha256": self.reference.sha256},
-                "sqrt_method": "eigh(sqrt(s1) s2 sqrt(s1)), float64", "covariance": "unbiased (n-1)",
+                "sqrt_method": SQRT_METHOD_SPECS[self.sqrt_method], "covariance": "unbiased (n-1)",
                 "image_format": "in-memory uint8", "bootstrap": self.bootstrap}

@@ -23,44 +23,114 @@ def _sqrt_psd(a: np.ndarray) -> np.ndarray:
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
 
 
-def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, rtol: float = 1e-6) -> float:
-    """tr sqrt(sigma1 sigma2) via the symmetric form sqrt(s1) s2 sqrt(s1) (PSD, so eigh is exact and real).
+# A Cholesky pivot carrying less than this fraction of its coordinate's variance means the covariance is singular to
+# working precision (fewer samples than dimensions, or a constant feature): its factor would be round-off, so the
+# exact eigendecomposition square root is used instead.
+CHOLESKY_MIN_PIVOT = 1e-10
+SQRT_METHODS = ("cholesky", "eigh")
 
-    Eigenvalues that come out negative beyond round-off mean the inputs are not covariance matrices: that is an
-    error, never silently dropped (scipy's sqrtm discards an imaginary part instead).
+
+@dataclass(frozen=True, slots=True)
+class CovarianceFactor:
+    """A with sigma = A A^T. Then A^T s2 A is symmetric PSD and similar to sigma s2, so its eigenvalues are those of
+    sigma s2 and tr sqrt(sigma s2) = sum sqrt(eigvalsh(A^T s2 A)): no square-root matrix of the product is formed.
+
+    `method` says which A: "cholesky" (the lower Cholesky factor: one O(d^3/3) factorisation, no eigenvectors) or
+    "eigh" (the symmetric square root from a full eigendecomposition, the exact form for singular covariances).
     """
-    s1 = _sqrt_psd(np.asarray(sigma1, np.float64))
-    m = s1 @ np.asarray(sigma2, np.float64) @ s1
-    w = np.linalg.eigvalsh((m + m.T) / 2)
-    scale = max(float(np.abs(w).max(initial=0.0)), 1e-300)
-    if w.min(initial=0.0) < -rtol * scale - 1e-12:
-        raise ValueError(f"covariance product has a negative eigenvalue {w.min():.3e} (scale {scale:.3e}): "
-                         "inputs are not positive semi-definite")
-    return float(np.sqrt(np.clip(w, 0, None)).sum())
+
+    a: np.ndarray
+    method: str
+
+    def trace_sqrt_product(self, sigma2: np.ndarray, rtol: float = 1e-6) -> float:
+        """tr sqrt(sigma sigma2). Eigenvalues that come out negative beyond round-off mean the inputs are not
+        covariance matrices: that is an error, never silently dropped (scipy's sqrtm discards an imaginary part)."""
+        # The symmetric root is its own transpose (its computed form only to round-off): used as is on both sides,
+        # "eigh" reproduces records measured with it bit for bit.
+        left = self.a if self.method == "eigh" else self.a.T
+        m = left @ np.asarray(sigma2, np.float64) @ self.a
+        w = np.linalg.eigvalsh((m + m.T) / 2)
+        scale = max(float(np.abs(w).max(initial=0.0)), 1e-300)
+        if w.min(initial=0.0) < -rtol * scale - 1e-12:
+            raise ValueError(f"covariance product has a negative eigenvalue {w.min():.3e} (scale {scale:.3e}): "
+                             "inputs are not positive semi-definite")
+        return float(np.sqrt(np.clip(w, 0, None)).sum())
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
-    """Fréchet distance between Gaussians: |mu1 - mu2|^2 + tr(s1) + tr(s2) - 2 tr sqrt(s1 s2) (Heusel et al. 2017)."""
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    if mu1.shape != mu2.shape or np.shape(sigma1) != np.shape(sigma2):
-        raise ValueError(f"statistics disagree in shape: {mu1.shape} vs {mu2.shape}")
-    diff = mu1 - mu2
-    tr = trace_sqrt_product(sigma1, sigma2)
-    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr)
+def factor_covariance(sigma: np.ndarray, method: str = "cholesky") -> CovarianceFactor:
+    """Factor a covariance once for any number of tr sqrt(sigma s2): Cholesky when sigma is positive definite to
+    working precision, else (or with method="eigh") the exact symmetric square root."""
+    if method not in SQRT_METHODS:
+        raise ValueError(f"unknown square-root method {method!r}; use one of {', '.join(SQRT_METHODS)}")
+    s = np.asarray(sigma, np.float64)
+    if method == "cholesky":
+        lower = _cholesky_or_none(s)
+        if lower is not None:
+            return CovarianceFactor(lower, "cholesky")
+    return CovarianceFactor(_sqrt_psd(s), "eigh")
+
+
+def _cholesky_or_none(sigma: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor, or None where sigma is not positive definite to working precision."""
+    try:
+        lower = np.linalg.cholesky((sigma + sigma.T) / 2)
+    except np.linalg.LinAlgError:  # not numerically positive definite
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        explained = np.diagonal(lower) ** 2 / np.diagonal(sigma)
+    return lower if np.all(explained >= CHOLESKY_MIN_PIVOT) else None
+
+
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, rtol: float = 1e-6, method: str = "cholesky") -> float:
+    """tr sqrt(sigma1 sigma2) from the eigenvalues of A^T sigma2 A, sigma1 = A A^T (see `CovarianceFactor`)."""
+    return factor_covariance(sigma1, method).trace_sqrt_product(sigma2, rtol)
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     method: str = "cholesky") -> float:
+    """Fréchet distance between Gaussians: |mu1 - mu2|^2 + tr(s1) + tr(s2) - 2 tr sqrt(s1 s2) (Heusel et al. 2017).
+
+    `method` picks how sigma1 is factored ("cholesky", with the exact fallback for singular sigma1, or "eigh"); both
+    give the exact eigenvalues in float64 and agree to round-off."""
+    return _frechet(mu1, mu2, sigma2, factor_covariance(_check_shapes(mu1, sigma1, mu2, sigma2), method),
+                    float(np.trace(sigma1)))
+
+
+def _check_shapes(mu1, sigma1, mu2, sigma2) -> np.ndarray:
+    if np.shape(mu1) != np.shape(mu2) or np.shape(sigma1) != np.shape(sigma2):
+        raise ValueError(f"statistics disagree in shape: means {np.shape(mu1)} vs {np.shape(mu2)}, covariances "
+                         f"{np.shape(sigma1)} vs {np.shape(sigma2)}")
+    return np.asarray(sigma1, np.float64)
+
+
+def _frechet(mu1, mu2, sigma2, factor1: CovarianceFactor, trace1: float) -> float:
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    tr = factor1.trace_sqrt_product(sigma2)
+    return float(diff @ diff + trace1 + np.trace(sigma2) - 2.0 * tr)
 
 
 def bootstrap_fid_std(features: np.ndarray, mu_ref: np.ndarray, sigma_ref: np.ndarray, n_boot: int,
-                      seed: int = 0) -> float:
+                      seed: int = 0, method: str = "cholesky") -> float:
     """Standard deviation of FID over resamples (with replacement) of the generated features.
 
-    Resampling duplicates samples and so biases FID upward; only the spread is used, around the point estimate.
+    Resampling duplicates samples and so biases FID upward; only the spread is used, around the point estimate. The
+    reference covariance is factored once (tr sqrt(s1 s2) = tr sqrt(s2 s1)), so each resample costs one product and
+    one eigvalsh.
     """
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_boot):
-        f = features[rng.integers(0, len(features), size=len(features))]
-        values.append(frechet_distance(f.mean(0), np.cov(f, rowvar=False), mu_ref, sigma_ref))
+    one = _resample_fid_eigh(mu_ref, sigma_ref) if method == "eigh" else _resample_fid(mu_ref, sigma_ref)
+    values = [one(features[rng.integers(0, len(features), size=len(features))]) for _ in range(n_boot)]
     return float(np.std(values, ddof=1))
+
+
+def _resample_fid(mu_ref: np.ndarray, sigma_ref: np.ndarray):
+    ref, trace_ref = factor_covariance(sigma_ref), float(np.trace(sigma_ref))  # factored once for all resamples
+    return lambda f: _frechet(mu_ref, f.mean(0), np.cov(f, rowvar=False), ref, trace_ref)
+
+
+def _resample_fid_eigh(mu_ref: np.ndarray, sigma_ref: np.ndarray):
+    # factors each resample's covariance, in the order records measured with "eigh" used
+    return lambda f: frechet_distance(f.mean(0), np.cov(f, rowvar=False), mu_ref, sigma_ref, "eigh")
 
 
 def kernel_inception_distance(feats1: np.ndarray, feats2: np.ndarray, subsets: int = 100, subset_size: int = 1000,
