@@ -56,6 +56,14 @@ class TeacherBundle:
             return scheduler.timesteps.float() / (len(self.parameterization.alphas_cumprod) - 1)
         return scheduler.sigmas[:-1].float()
 
+    @property
+    def time_shift(self) -> float:
+        """The flow time shift of the teacher's sampler: its scheduler config's `shift` (SD3: 3), 1 when it has none
+        (VP schedulers). Student grids read from that scheduler are post-shift; re-noising draws are made before it."""
+        if self.few_step_scheduler is None:
+            return 1.0
+        return float(self.few_step_scheduler(1).config.get("shift", 1.0))
+
     def x0(self, net: torch.nn.Module, x: torch.Tensor, sigma: torch.Tensor, cond: Cond) -> torch.Tensor:
         """Clean-image prediction of `net` at noise level sigma."""
         p = self.parameterization

@@ -39,7 +39,7 @@ class DMDLossConfig:
     normalization: str = "per_branch"
     terms: str = "both"  # "ca": CA-only ablation, "dm": DM-only ablation
     guidance: float = 3.0  # alpha, the real-score CFG scale
-    shift: float = 1.0  # flow time shift applied to re-noising levels
+    shift: float | None = None  # flow time shift applied to re-noising levels; None = the teacher's (its scheduler's)
     clip: tuple[float, float] = (0.02, 0.98)  # DMD2's timestep clip, applied to every re-noising draw
     eps: float = 0.0  # added to normalisers (DMD2 uses none and nan_to_num)
 
@@ -48,6 +48,8 @@ class DMDLossConfig:
         SCHEDULES.get(self.schedule)
         NORMS.get(self.normalization)
         TERM_CHOICES.get(self.terms)
+        if self.shift is not None and not self.shift > 0:
+            raise ValueError(f"loss.shift must be a positive number (or unset to take the teacher's), got {self.shift}")
         if self.terms == "ca" and self.guidance == 1.0:
             raise ValueError("CA-only training with guidance 1 has no loss at all (the CA term is (alpha-1)(...))")
 
@@ -63,12 +65,21 @@ class DMDLossConfig:
 
 
 class DMDLoss:
-    """Generator loss for one batch of student outputs `x` (with grad) at pre-shift student levels."""
+    """Generator loss for one batch of student outputs `x` (with grad) at pre-shift student levels.
+
+    `shift` is the flow time shift of the re-noising draws: the config's, or else the teacher's own, so that a
+    pre-shift bound maps back exactly to the student's (post-shift) level on the teacher's grid.
+    """
 
     def __init__(self, config: DMDLossConfig, teacher: TeacherBundle) -> None:
         config.validate()
         self.config, self.teacher = config, teacher
         self.schedule = SCHEDULES.get(config.schedule)
+        teacher_shift = teacher.time_shift
+        self.shift = teacher_shift if config.shift is None else float(config.shift)
+        if self.shift != teacher_shift:
+            log.warning("loss.shift=%g differs from teacher %s's time shift %g: re-noising draws follow %g (bounds "
+                        "still map to the student's levels)", self.shift, teacher.name, teacher_shift, self.shift)
 
     def __call__(self, x: torch.Tensor, student_sigma: torch.Tensor, cond: Cond, uncond: Cond,
                  fake_net: torch.nn.Module | None, gen: torch.Generator,
@@ -76,7 +87,7 @@ class DMDLoss:
         """(loss, diagnostics). Random draws are made for the global batch and sliced by `rows` (DDP ranks)."""
         c = self.config
         n_global = student_sigma.shape[0]
-        levels = self.schedule.sample(student_sigma, gen, c.shift, c.clip)
+        levels = self.schedule.sample(student_sigma, gen, self.shift, c.clip)
         noise_ca = torch.randn((n_global, *x.shape[1:]), generator=gen)
         noise_dm = noise_ca if levels.shared else torch.randn((n_global, *x.shape[1:]), generator=gen)
         rows = rows or slice(0, n_global)
@@ -128,16 +139,18 @@ class DMDLoss:
 
 def fake_loss(teacher: TeacherBundle, fake_net: torch.nn.Module, x: torch.Tensor, cond: Cond,
               gen: torch.Generator, clip: tuple[float, float], rows: slice | None = None,
-              n_global: int | None = None) -> torch.Tensor:
+              n_global: int | None = None, shift: float = 1.0) -> torch.Tensor:
     """The fake model's denoising loss on detached student outputs, in the teacher's own parameterisation.
 
-    Draws are made for the global batch (`n_global`) and sliced by `rows`, so DDP ranks see the single-process noise.
+    Levels are uniform in `clip` before the time shift, as the DM term's unbounded draws, so the fake model learns
+    where it is queried. Draws are made for the global batch (`n_global`) and sliced by `rows`, so DDP ranks see the
+    single-process noise.
     """
     n_global = n_global or x.shape[0]
     rows = rows or slice(0, n_global)
     u = torch.rand(n_global, generator=gen, dtype=torch.float64)
     eps = torch.randn((n_global, *x.shape[1:]), generator=gen)[rows].to(x.dtype)
-    sigma = (clip[0] + (clip[1] - clip[0]) * u)[rows].to(x.dtype)
+    sigma = F.time_shift(clip[0] + (clip[1] - clip[0]) * u, shift)[rows].to(x.dtype)
     p = teacher.parameterization
     x = x.detach()
     pred = teacher.call(fake_net, p.add_noise(x, eps, sigma), sigma, cond)

@@ -76,7 +76,7 @@ def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: s
         log.warning("%s; exporting the last good checkpoint", exc)
         path = trainer.export_last_good(out_dir / "student-last-good.safetensors")
     records = runlog.read(out_dir)
-    info = {"kind": "student", "preset": preset, "distill_config": cfg.to_dict(), "lora_rank": cfg.lora_rank,
+    info = {"kind": "student", "preset": preset, "distill_config": trainer.cfg.to_dict(), "lora_rank": cfg.lora_rank,
             "student_sigmas": [round(float(v), 6) for v in trainer.sigmas], "teacher_sha256": trainer.teacher.extras.get("teacher_sha256"),
             "model_config": trainer.teacher.extras.get("model_config"), "command": command,
             "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1), "threads": torch.get_num_threads(),

@@ -82,7 +82,7 @@ class Trainer:
             raise ValueError(unknown_name_message("parallel mode", parallel, list(sharding.PARALLEL_MODES)))
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.teacher = teacher or load_teacher(cfg.teacher)
-        self.cfg = cfg = self._check_cfg_support(cfg)
+        self.cfg = cfg = self._resolve_shift(self._check_cfg_support(cfg))
         self.loss = DMDLoss(cfg.loss, self.teacher)
         if isinstance(prompts, str):
             prompts = file_prompts(prompts, cfg.unconditional)
@@ -93,10 +93,15 @@ class Trainer:
         if cfg.batch_size % self.world.size:
             raise ValueError(f"batch size {cfg.batch_size} does not split over {self.world.size} processes")
         self.sigmas = self.teacher.student_sigmas(cfg.student_steps)
-        self.sigmas_pre = F.inverse_time_shift(self.sigmas.double(), cfg.loss.shift).float()
+        # The grid is post-shift (read from the teacher's scheduler); schedules bound their draws before the shift.
+        self.sigmas_pre = F.inverse_time_shift(self.sigmas.double(), self.loss.shift).float()
         with torch.no_grad():
             self.uncond = self.teacher.encode([""])
         self.last_good = 0  # step of the last saved state (named in divergence messages)
+
+    def _resolve_shift(self, cfg: DistillConfig) -> DistillConfig:
+        """An unset `loss.shift` becomes the teacher's, so checkpoints and exports record the shift trained with."""
+        return cfg if cfg.loss.shift is not None else cfg.with_overrides(**{"loss.shift": self.teacher.time_shift})
 
     def _check_cfg_support(self, cfg: DistillConfig) -> DistillConfig:
         if self.teacher.supports_cfg or cfg.loss.guidance == 1.0:
@@ -204,7 +209,7 @@ class Trainer:
         nets.ema.update(nets.student)
         fake_losses = []
         for update in range(cfg.fake_updates if fake is not None else 0):
-            fl = fake_loss(self.teacher, fake, x, cond, gen, cfg.loss.clip, rows, n)
+            fl = fake_loss(self.teacher, fake, x, cond, gen, cfg.loss.clip, rows, n, self.loss.shift)
             if nets.gan is not None:  # the head and the fake network learn to tell real from generated
                 seeds = [cfg.seed * 1_000_000_007 + 900_000_000 + (step * cfg.fake_updates + update) * n + i
                          for i in range(n)]

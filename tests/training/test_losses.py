@@ -105,13 +105,36 @@ def test_decoupled_gradient_is_sum_of_term_gradients(setup):
     assert stats["ca_mag"] > 0 and stats["dm_mag"] > 0
 
 
+def test_none_normalisation_leaves_the_directions_raw(setup):
+    teacher, fake, cond, uncond, x, sigma = setup
+    loss, grad, stats = _ours(setup, schedule="decoupled-hybrid", normalization="none")
+    levels, n_ca, n_dm = _draws(4, (3, 8, 8), "decoupled-hybrid", sigma=sigma)
+    s_ca, s_dm = levels.sigma_ca.double(), levels.sigma_dm.double()
+    p = teacher.parameterization
+    x_ca, x_dm = p.add_noise(x, n_ca, s_ca), p.add_noise(x, n_dm, s_dm)
+    ca = F.ca_direction(teacher.x0(teacher.net, x_ca, s_ca, cond), teacher.x0(teacher.net, x_ca, s_ca, uncond),
+                        GUIDANCE)
+    dm = F.dm_direction(teacher.x0(teacher.net, x_dm, s_dm, cond), teacher.x0(fake, x_dm, s_dm, cond))
+    delta = ca + dm
+    torch.testing.assert_close(loss, 0.5 * delta.square().mean(), rtol=1e-12, atol=0)
+    torch.testing.assert_close(grad, -delta / delta.numel(), rtol=1e-10, atol=1e-18)
+    assert stats["ca_mag"] == pytest.approx(ca.abs().mean().item(), rel=1e-12)
+    # the raw directions are not what per-branch normalisation gives
+    _, g_norm, _ = _ours(setup, schedule="decoupled-hybrid", normalization="per_branch")
+    assert not torch.allclose(grad, g_norm)
+
+
 def test_schedules_respect_the_students_step():
     sigma = torch.full((4000,), 0.4)
     gen = torch.Generator().manual_seed(0)
     hybrid = SCHEDULES.get("decoupled-hybrid").sample(sigma, gen, 1.0, (0.0, 1.0))
     assert hybrid.sigma_ca.max() <= 0.4 and hybrid.sigma_dm.max() > 0.9 and not hybrid.shared
     constrained = SCHEDULES.get("decoupled-constrained").sample(sigma, gen, 1.0, (0.0, 1.0))
-    assert constrained.sigma_dm.max() <= 0.4
+    for levels in (constrained.sigma_ca, constrained.sigma_dm):  # both branches bounded, and the bound reached
+        assert 0.39 < levels.max() <= 0.4
+    assert not constrained.shared
+    full = SCHEDULES.get("decoupled-full").sample(sigma, gen, 1.0, (0.0, 1.0))
+    assert full.sigma_ca.max() > 0.9 and full.sigma_dm.max() > 0.9
     coupled = SCHEDULES.get("coupled").sample(sigma, gen, 1.0, (0.02, 0.98))
     assert coupled.shared and torch.equal(coupled.sigma_ca, coupled.sigma_dm)
     assert coupled.sigma_ca.min() >= 0.02 and coupled.sigma_ca.max() <= 0.98
