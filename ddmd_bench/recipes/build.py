@@ -60,15 +60,15 @@ def _files_record(root: Path, files: list[Path]) -> dict[str, Any]:
     return {"content_sha256": hashing.manifest_digest(digests), "files": [d.to_dict() for d in digests]}
 
 
-def build_scheduler(prepared: Prepared):
-    """The recipe's scheduler: its class (or the base pipeline's) built from the base scheduler's config with the
-    recipe's overrides. Loads no weights; what `load` installs and what the record describes."""
-    import diffusers
-
+def scheduler_record(prepared: Prepared) -> dict[str, Any]:
+    """The scheduler a run samples with, as far as it is known before loading: its class (the recipe's, else the
+    base pipeline's), the base folder's saved config and the recipe's overrides. (A pipeline may still adjust
+    deprecated settings when it is built; the run's trace records what the denoiser saw.)"""
     spec = prepared.recipe.scheduler
     index = json.loads((prepared.base.path / "model_index.json").read_text())
-    cls = getattr(diffusers, spec.cls or index["scheduler"][1])
-    return cls.from_config(cls.load_config(prepared.base.path / "scheduler"), **spec.config)
+    saved = json.loads((prepared.base.path / "scheduler" / "scheduler_config.json").read_text())
+    return {"class": spec.cls or index["scheduler"][1],
+            "saved_config": {k: v for k, v in saved.items() if not k.startswith("_")}, "overrides": spec.config}
 
 
 def _snapshot(repo, settings: RunSettings, patterns: list[str] | None = None) -> resolver.Snapshot:
@@ -117,6 +117,8 @@ def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path
 
 def load(prepared: Prepared, settings: RunSettings):
     """The pipeline, on its device, with the student applied and the recipe's scheduler."""
+    import diffusers
+
     from ddmd_bench.utils.pipelines import load_pipeline
 
     recipe = prepared.recipe
@@ -131,7 +133,8 @@ def load(prepared: Prepared, settings: RunSettings):
         raise RecipeInputError(f"{prepared.base.path} loaded as {type(pipe).__name__}, not {recipe.pipeline}")
     if recipe.student is not None and recipe.student.kind == "lora":
         _apply_lora(pipe, prepared)
-    pipe.scheduler = build_scheduler(prepared)
+    cls = getattr(diffusers, recipe.scheduler.cls) if recipe.scheduler.cls else type(pipe.scheduler)
+    pipe.scheduler = cls.from_config(pipe.scheduler.config, **recipe.scheduler.config)
     _apply_settings(pipe, prepared.slot, settings)
     pipe.set_progress_bar_config(disable=True)
     return pipe

@@ -44,13 +44,6 @@ class DenoiserTrace:
         return out
 
 
-def _jsonable(value):
-    """JSON form of the numpy / torch values a scheduler config may hold (arrays, scalars)."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} in a generator description is not JSON-serialisable")
-
-
 def _first(t) -> float | None:
     if t is None:
         return None
@@ -83,7 +76,7 @@ class DiffusersGenerator:
 
     def describe(self) -> dict[str, Any]:
         """The generator's identity (JSON-normalised): the full resolved recipe, the sha256 of every file it loads
-        (`files`), the scheduler it samples with (class and full config), the run settings and the diffusers
+        (`files`), the scheduler it samples with (class, saved config, overrides), the run settings and the diffusers
         version. Two runs reuse each other's results only when these are equal. Built once: the runner asks for it
         several times per run."""
         if self._description is None:
@@ -93,13 +86,10 @@ class DiffusersGenerator:
     def _describe(self) -> dict[str, Any]:
         import diffusers
 
-        scheduler = build.build_scheduler(self.prepared)
         return json.loads(json.dumps({
             "kind": "diffusers-recipe", "name": self.name, "recipe": self.recipe.to_dict(),
             "files": self.prepared.record(), "settings": self.settings.record(self.recipe.dtype),
-            "scheduler": {"class": type(scheduler).__name__,
-                          "config": {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}},
-            "nfe": self.nfe, "diffusers": diffusers.__version__}, default=_jsonable))
+            "scheduler": build.scheduler_record(self.prepared), "nfe": self.nfe, "diffusers": diffusers.__version__}))
 
     def pipeline(self):
         """The loaded pipeline (built on first use), with the call counter attached."""
