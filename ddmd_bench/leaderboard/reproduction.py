@@ -4,8 +4,8 @@ A record reproduces an entry when both measured the same thing and got the same 
 
 - same generator identity (the record's `generator` block, which holds the weights hashes, scheduler config and
   sampling settings) except the device it ran on, and the same protocol fingerprint, image count and schema;
-- every quality metric the same status, spec and sample count, and its value and interval bounds within
-  `tolerance(metric)` of the entry's.
+- every quality metric the same status, spec and sample count (the hash of reference statistics computed on the
+  machine aside), and its value and interval bounds within `tolerance(metric)` of the entry's.
 
 The tolerance is max(1e-4 x |value|, 1% of the half-width of the entry's 95% interval). One percent of the
 half-width is about 0.005 standard errors: no paired test or interval comparison could tell such a difference from
@@ -33,6 +33,10 @@ HARDWARE_FIELDS = ("device",)
 # Metric fields compared with the tolerance; per-sample scores and details follow from them.
 QUALITY_FIELDS = ("value", "ci_low", "ci_high")
 DERIVED_FIELDS = ("per_sample", "details")
+# Spec fields computed on the machine: the hash of reference statistics streamed from the protocol's images changes
+# with the last bits of the features. The reference set stays identified by its id and size (and the protocol);
+# a genuinely different reference moves the FID itself far beyond the tolerance.
+COMPUTED_SPEC_FIELDS = (("reference", "sha256"),)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +74,19 @@ def identity(record: dict[str, Any]) -> dict[str, Any]:
     """What a record measured, without its run, its hardware and its quality numbers."""
     kept = {k: v for k, v in record.items() if k not in RUN_FIELDS and k != "metrics"}
     kept["generator"] = {k: v for k, v in record.get("generator", {}).items() if k not in HARDWARE_FIELDS}
-    kept["metrics"] = {name: {k: v for k, v in m.items() if k not in QUALITY_FIELDS + DERIVED_FIELDS}
-                       for name, m in record.get("metrics", {}).items()}
+    kept["metrics"] = {name: _metric_identity(m) for name, m in record.get("metrics", {}).items()}
+    return kept
+
+
+def _metric_identity(metric: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: v for k, v in metric.items() if k not in QUALITY_FIELDS + DERIVED_FIELDS}
+    spec = kept.get("spec")
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        for parent, child in COMPUTED_SPEC_FIELDS:
+            if isinstance(spec.get(parent), dict):
+                spec[parent] = {k: v for k, v in spec[parent].items() if k != child}
+        kept["spec"] = spec
     return kept
 
 

@@ -138,7 +138,8 @@ def render_reproductions(entries: list[Entry], reproductions: list[Reproduction]
         r = _reproduction_row(original, item)
         worst = r["largest_difference"]
         closest = "identical quality numbers" if worst is None or worst["delta"] == 0 else \
-            f"largest difference {worst['metric']} {worst['delta']:+.3g} (tolerance {worst['tolerance']:.3g})"
+            f"largest difference {worst['metric']}{'' if worst['field'] == 'value' else ' ' + worst['field']} " \
+            f"{worst['delta']:+.3g} (tolerance {worst['tolerance']:.3g})"
         latency = f"{r['latency_ms']:.1f} ms/img" if r["latency_ms"] is not None else "no latency"
         lines.append(f"  {original.record['generator']['name']}  on {r['hardware'] or 'unknown hardware'}: "
                      f"{latency}; {closest}")

@@ -138,8 +138,12 @@ def test_drift_like_another_cpus_on_a_committed_toy_entry_is_a_reproduction_and_
         m.update(value=m["value"] * (1 + 3e-6), ci_low=m["ci_low"] * (1 + 3e-6), ci_high=m["ci_high"] * (1 + 3e-6))
     record["metrics"]["fid"].update(value=record["metrics"]["fid"]["value"] + 0.06,
                                     ci_low=record["metrics"]["fid"]["ci_low"] + 0.05)
+    record["metrics"]["fid"]["spec"]["reference"]["sha256"] = "0" * 64  # statistics streamed on this machine
     record["latency"] = {**record["latency"], "median": 0.25, "device": {"name": "Intel Xeon", "type": "cpu"}}
     assert reproduction.reproduces(entry.record, record)
+    other_set = copy.deepcopy(record)
+    other_set["metrics"]["fid"]["spec"]["reference"]["n"] += 1
+    assert not reproduction.reproduces(entry.record, other_set)
     flipped = copy.deepcopy(record)
     flipped["metrics"]["prompt_accuracy"]["value"] += 1 / flipped["metrics"]["prompt_accuracy"]["n"]
     assert not reproduction.reproduces(entry.record, flipped)
@@ -158,12 +162,16 @@ def test_show_lists_reproductions_with_their_hardware_and_latency(tmp_path):
     assert text.exit_code == 0, text.output
     assert "(1 entries;" in text.output and "Reproductions (not ranked" in text.output
     assert "g  on Intel Xeon: 250.4 ms/img; largest difference fid +0.06 (tolerance 3.71)" in text.output
+    store.publish(tmp_path, p, _run(_with_fid(_record(p), 3640.51, (3270.0, 4011.1)), "c", "Apple M2", 0.1))
+    text = CliRunner().invoke(main, ["leaderboard", "show", path])
+    assert "g  on Apple M2: 100.0 ms/img; largest difference fid ci_high +0.1 (tolerance 3.71)" in text.output
     as_json = CliRunner().invoke(main, ["leaderboard", "show", path, "--json"])
     rows = json.loads(as_json.stdout)
     assert len(rows) == 1 and rows[0]["hardware"] == "AMD EPYC"
-    assert [(r["hardware"], round(r["latency_ms"], 1)) for r in rows[0]["reproductions"]] == [("Intel Xeon", 250.4)]
+    assert [(r["hardware"], round(r["latency_ms"], 1)) for r in rows[0]["reproductions"]] == [("Intel Xeon", 250.4),
+                                                                                            ("Apple M2", 100.0)]
     ok = CliRunner().invoke(main, ["leaderboard", "validate", str(tmp_path)])
-    assert ok.exit_code == 0 and "(1 reproductions)" in ok.output
+    assert ok.exit_code == 0 and "(2 reproductions)" in ok.output
 
 
 def test_a_sidecar_that_does_not_reproduce_its_entry_fails_validation(tmp_path):
