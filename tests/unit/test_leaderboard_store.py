@@ -149,6 +149,23 @@ def test_drift_like_another_cpus_on_a_committed_toy_entry_is_a_reproduction_and_
     assert not reproduction.reproduces(entry.record, flipped)
 
 
+def test_a_measured_rerun_with_other_float_kernels_reproduces_its_entry_far_inside_the_tolerance():
+    """A real pair (tests/fixtures/reproduction-pair.json): a committed toy entry and the same generator evaluated
+    again with another thread count, so every float reduction ran differently."""
+    from pathlib import Path
+
+    pair = json.loads((Path(__file__).resolve().parents[1] / "fixtures" / "reproduction-pair.json").read_text())
+    entry, rerun = pair["entry"], pair["rerun"]
+    found = reproduction.deltas(entry, rerun)
+    assert found is not None and any(d.delta != 0 for d in found)  # same identity, not the same numbers
+    assert entry["metrics"]["fid"]["spec"]["reference"]["sha256"] != rerun["metrics"]["fid"]["spec"]["reference"][
+        "sha256"]  # the statistics computed on the machine moved too
+    worst = reproduction.largest(found)
+    assert (worst.metric, worst.field) == ("clip_score", "ci_low") and worst.ratio < 0.05
+    assert reproduction.reproduces(entry, rerun)
+    assert store.measurement_key(entry) != store.measurement_key(rerun)  # an exact-repeat check alone would add it
+
+
 def test_show_lists_reproductions_with_their_hardware_and_latency(tmp_path):
     from click.testing import CliRunner
 
