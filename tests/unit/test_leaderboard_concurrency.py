@@ -62,4 +62,8 @@ def test_writer_killed_midway_leaves_a_valid_file(tmp_path):
             _, entries = store.read(path)  # raises if the file were torn
             assert len(entries) >= seen
             seen = len(entries)
+        # At most the one fixed temp name is left behind, never a growing pile of copies.
+        assert len(list(tmp_path.glob("*.tmp"))) <= 1
     assert seen > 0
+    assert store.append(tmp_path, _protocol(), _record(_protocol(), value=-1.0))  # the next writer reclaims it
+    assert list(tmp_path.glob("*.tmp")) == []
