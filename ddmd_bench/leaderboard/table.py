@@ -129,8 +129,8 @@ def render_reproductions(entries: list[Entry], reproductions: list[Reproduction]
     """Plain-text list of reproductions: which entry, on which hardware, its own latency, closest quality number."""
     by_hash = {e.hash: e for e in entries}
     lines = [f"Reproductions (not ranked; recorded in {where}): quality numbers within the tolerance of the entry "
-             f"(max({reproduction.RELATIVE_FLOOR:g} relative, {reproduction.INTERVAL_FRACTION:.0%} of the 95% interval "
-             "half-width)); latency measured on their own hardware"]
+             f"(max({reproduction.RELATIVE_FLOOR:g} relative, {reproduction.INTERVAL_FRACTION:.0%} of the 95% "
+             "interval half-width)); latency measured on their own hardware"]
     for item in reproductions:
         original = by_hash.get(item.reproduces)
         if original is None:

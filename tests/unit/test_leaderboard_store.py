@@ -39,7 +39,8 @@ def test_append_then_read_round_trip(tmp_path):
 def _run(record: dict, run_id: str, hardware: str, median: float) -> dict:
     """The same record as produced by another run: its own id, time, timings, environment, hardware and latency."""
     return {**record, "run_id": run_id, "created": f"t-{run_id}", "timings": {"total_s": 3.0},
-            "environment": {"commit": run_id}, "latency": {"median": median, "device": {"type": "cpu", "name": hardware}}}
+            "environment": {"commit": run_id},
+            "latency": {"median": median, "device": {"type": "cpu", "name": hardware}}}
 
 
 def _with_fid(record: dict, value: float, ci: tuple[float, float] | None = None) -> dict:
