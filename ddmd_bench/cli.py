@@ -22,7 +22,9 @@ def _fail(exc: Exception) -> click.ClickException:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="ddmd-bench")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
-def main(verbose: bool) -> None:
+@click.option("--threads", "cpu_threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads per process (default: available cores / local processes).")
+def main(verbose: bool, cpu_threads: int | None) -> None:
     """Evaluate distilled diffusion generators, keep comparable leaderboards, train reference baselines.
 
     \b
@@ -34,6 +36,9 @@ def main(verbose: bool) -> None:
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(name)s: %(message)s")
+    from ddmd_bench.utils import threads
+
+    threads.configure(cpu_threads)  # before torch loads: OpenMP reads its thread count once
 
 
 # ---------------------------------------------------------------------------------------------------- evaluate
@@ -578,12 +583,13 @@ def methods_show(name) -> None:
       ddmd-bench methods show dmd2-sdxl-4step
       ddmd-bench methods show toy-teacher/euler-4/cfg3
     """
-    from ddmd_bench.evaluation.suite import resolve_generator
     from ddmd_bench.recipes.catalog import RECIPES
 
     if name in RECIPES:
         click.echo(json.dumps(RECIPES.get(name).to_dict(), indent=1))
         return
+    from ddmd_bench.evaluation.suite import resolve_generator  # a toy model is loaded to describe it (torch)
+
     try:
         click.echo(json.dumps(resolve_generator(name).describe(), indent=1))
     except (UnknownNameError, ValueError, RuntimeError) as exc:

@@ -11,6 +11,7 @@ import torch
 
 from ddmd_bench import __version__
 from ddmd_bench.toy.shipped import git_commit
+from ddmd_bench.utils import threads
 
 PACKAGES = ("torch", "diffusers", "transformers", "open_clip_torch", "clean-fid", "torchmetrics", "numpy", "scipy",
             "safetensors")
@@ -45,9 +46,13 @@ def _nvidia_driver() -> str:
         return "unknown"
 
 
-@lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
-    """Package versions, Python, platform and harness version/commit."""
+    """Package versions, Python, platform, harness version/commit and the CPU threads chosen for this process."""
+    return {**_static_environment(), "threads": threads.current()}
+
+
+@lru_cache(maxsize=1)
+def _static_environment() -> dict[str, Any]:
     versions = {}
     for name in PACKAGES:
         try:

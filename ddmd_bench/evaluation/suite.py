@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench import hashing
-from ddmd_bench.evaluation import records, runner
-from ddmd_bench.evaluation.resize import check_generator
+from ddmd_bench.evaluation import records
 from ddmd_bench.leaderboard import store, table
 from ddmd_bench.protocols import Protocol, get_protocol
 from ddmd_bench.registry import unknown_name_message
@@ -146,6 +145,7 @@ def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, bat
     """Evaluate each model (default: the toy suite); all inputs are checked before any generation starts.
 
     Under torchrun every rank calls this; chunks are shared, rank 0 merges, writes records and the leaderboard."""
+    from ddmd_bench.evaluation.resize import check_generator  # torch: not needed by listings (`methods list`)
     from ddmd_bench.utils.distributed import World
 
     options = options or RunOptions(batch_size, progress)
@@ -183,6 +183,8 @@ def _publish(outcome: Outcome, leaderboard_dir: Path, protocol: Protocol) -> Non
 
 
 def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, world, force) -> dict | None:
+    from ddmd_bench.evaluation import runner  # torch and the metric backends: only when something is generated
+
     path = records.record_path(results_dir, protocol.slug, gen.name)
     work_dir = path.with_suffix(".work")  # finished chunks: an interrupted run resumes from here
     image_dir = path.with_suffix("") / "images" if options.save_images or options.grid else None

@@ -7,7 +7,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from ddmd_bench.metrics.states import IndexedRows
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +67,8 @@ class PerSampleScores:
 
     def reset(self) -> None:
         """Forget all scores."""
+        from ddmd_bench.metrics.states import IndexedRows  # torchmetrics: only once a metric is built, not on import
+
         self._rows = IndexedRows(1)
 
     def _record_batch(self, scores: torch.Tensor) -> None:

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
-from ddmd_bench.metrics.fid import FID, ReferenceStats, reference_stats
-from ddmd_bench.metrics.image_reward import ImageReward
+from ddmd_bench.metrics.clip_score import ClipScoreConfig
 from ddmd_bench.metrics.latency import LatencyConfig
-from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
 from ddmd_bench.prompts import PromptSet
 from ddmd_bench.protocols import Protocol
 from ddmd_bench.toy import shipped, world
-from ddmd_bench.toy.loaders import load_classifier, load_clip, load_reward
 from ddmd_bench.toy.prompts import toy_prompt_set
+
+if TYPE_CHECKING:
+    from ddmd_bench.metrics.fid import ReferenceStats
 
 SEED_BASE = 1_000_000
 REFERENCE_SEED_BASE = 2_000_000
@@ -37,6 +36,8 @@ class ClassifierFeatures:
     preprocessing = "uint8 16x16 -> float x/127.5 - 1 (no resize)"
 
     def __init__(self) -> None:
+        from ddmd_bench.toy.loaders import load_classifier  # models load only for a run, not for listings
+
         self.model, meta = load_classifier()
         self.weights_sha256 = meta["sha256"]
         self.dim = self.model.config.feature_dim
@@ -57,6 +58,14 @@ class ToyContext:
 
     def build_metrics(self, protocol: Protocol) -> dict[str, Any]:
         """Fresh metric objects for a run of `protocol`."""
+        # metric backends (torchmetrics, transformers, open_clip) load here, so listings that build the protocol
+        # (`prompts list`, `methods list`) do not pay for them
+        from ddmd_bench.metrics.clip_score import CLIPScore
+        from ddmd_bench.metrics.fid import FID
+        from ddmd_bench.metrics.image_reward import ImageReward
+        from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
+        from ddmd_bench.toy.loaders import load_classifier, load_clip, load_reward
+
         extractor = ClassifierFeatures()
         classifier, cls_meta = load_classifier()
         model, preprocess, tokenizer, clip_meta = load_clip()
@@ -91,6 +100,8 @@ def _reference(prompt_set: PromptSet, extractor_id: str) -> ReferenceStats:
              for i, a in enumerate(attrs) for j in range(REFERENCE_PER_PROMPT)]
     batches = (world.render_for([a for a, _ in pairs[k:k + 512]], [s for _, s in pairs[k:k + 512]]).images
                for k in range(0, len(pairs), 512))
+    from ddmd_bench.metrics.fid import reference_stats  # torchmetrics: only when a run needs the reference
+
     return reference_stats(extractor, batches, f"toy-world-real:{prompt_set.sha256[:12]}x{REFERENCE_PER_PROMPT}")
 
 
@@ -118,12 +129,21 @@ def metric_specs() -> dict[str, dict[str, Any]]:
     }
 
 
+def minimum_limit(prompts: PromptSet) -> int:
+    """The smallest prefix of `prompts` holding both a held-in and a held-out prompt (each has its own accuracy
+    metric, and a mean over zero samples is undefined)."""
+    held_out = [world.is_held_out(world.parse_prompt(p)) for p in prompts.prompts]
+    return max(held_out.index(True), held_out.index(False)) + 1
+
+
 def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
     """The toy protocol (320 prompts) or a prefix of it (a different protocol, named so)."""
     prompts = toy_prompt_set()
     if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be >= 1, got {limit}")
+        if limit < minimum_limit(prompts):
+            raise ValueError(f"--limit {limit}: the toy protocol scores held-in and held-out prompts separately, and "
+                             f"the first {limit} prompt(s) lack one of the two subsets (the first held-out prompt "
+                             f"is number {minimum_limit(prompts)}); use --limit {minimum_limit(prompts)} or more")
         prompts = prompts.head(limit)
     protocol = Protocol(
         name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
