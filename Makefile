@@ -23,8 +23,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
+# One BLAS/OpenMP thread, so side-by-side ratios compare implementations, not thread pools; pytest-benchmark's JSON
+# goes to benchmarks/results.json and the ratios with the machine description to benchmarks/summary.json.
 bench: $(STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest benchmarks --benchmark-only -p no:cacheprovider
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest benchmarks \
+		--benchmark-only --benchmark-json=benchmarks/results.json -p no:cacheprovider
 
 clean-venv:
 	rm -rf $(VENV)

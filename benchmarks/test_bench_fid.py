@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmarks import sidebyside
 from ddmd_bench.metrics import functional as F
 from ddmd_bench.metrics.inception import CleanFIDFeatures
 from tests.unit.test_inception_features import TinyExtractor
@@ -21,17 +22,25 @@ def stats_2048():
     return x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
 
 
-def test_frechet_ours_2048(benchmark, stats_2048):
+def test_frechet_ours_vs_clean_fid_2048(benchmark, stats_2048):
+    """Ours (Cholesky factor + eigvalsh) and clean-fid's (scipy sqrtm) alternate in the same process; run with one
+    BLAS thread (`make bench` sets it) so neither gets more cores."""
     from cleanfid.fid import frechet_distance
 
-    ours = benchmark.pedantic(F.frechet_distance, args=stats_2048, rounds=3, warmup_rounds=0)
+    ratio = sidebyside.compare("frechet_2048d", lambda: F.frechet_distance(*stats_2048),
+                               lambda: frechet_distance(*stats_2048), rounds=3, baseline="clean-fid frechet_distance")
+    benchmark.extra_info.update(ratio)
+    ours = benchmark.pedantic(F.frechet_distance, args=stats_2048, rounds=1, warmup_rounds=0)
     assert ours == pytest.approx(frechet_distance(*stats_2048), rel=1e-6)
 
 
-def test_frechet_clean_fid_2048(benchmark, stats_2048):
-    from cleanfid.fid import frechet_distance
-
-    benchmark.pedantic(frechet_distance, args=stats_2048, rounds=1, warmup_rounds=0)
+def test_frechet_cholesky_vs_eigh_2048(benchmark, stats_2048):
+    """The Cholesky path against the symmetric square-root form it replaces (both exact)."""
+    ratio = sidebyside.compare("frechet_2048d_cholesky_vs_eigh", lambda: F.frechet_distance(*stats_2048),
+                               lambda: F.frechet_distance(*stats_2048, method="eigh"), rounds=3,
+                               baseline="ours, eigh(sqrt(s1) s2 sqrt(s1))")
+    benchmark.extra_info.update(ratio)
+    benchmark.pedantic(F.frechet_distance, args=stats_2048, rounds=1, warmup_rounds=0)
 
 
 # 64 px: resize-bound, the least favourable case for us; 512 px: SD1.5's generation size (coco30k-256 generates 512,
@@ -48,10 +57,23 @@ def image_folder(tmp_path_factory, request):
     return folder, images
 
 
-def test_features_in_memory(benchmark, image_folder):
-    _, images = image_folder
+def test_features_in_memory(benchmark, image_folder, request):
+    """In-memory features vs clean-fid's folder path on the same images and extractor, alternating."""
+    from cleanfid.fid import get_folder_features
+
+    folder, images = image_folder
     extractor = CleanFIDFeatures(network=TinyExtractor())
-    benchmark.pedantic(extractor, args=(images,), rounds=3, warmup_rounds=1)
+    net = TinyExtractor()
+
+    def folder_path():
+        return get_folder_features(str(folder), model=net, num_workers=0, batch_size=len(images),
+                                   device=torch.device("cpu"), mode="clean", verbose=False)
+
+    size = request.node.callspec.id
+    ratio = sidebyside.compare(f"features_{size}", lambda: extractor(images), folder_path, rounds=3,
+                               baseline="clean-fid get_folder_features (PNG folder, num_workers=0)")
+    benchmark.extra_info.update(ratio)
+    benchmark.pedantic(extractor, args=(images,), rounds=1, warmup_rounds=0)
 
 
 def test_features_clean_fid_folder(benchmark, image_folder):

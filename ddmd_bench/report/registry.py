@@ -19,6 +19,7 @@ SECTION_MODULES = (
     "ddmd_bench.report.ablation",
     "ddmd_bench.report.parity",
     "ddmd_bench.report.reported",
+    "ddmd_bench.report.performance",
 )
 
 
