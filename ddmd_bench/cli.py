@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 import click
@@ -19,12 +20,45 @@ def _fail(exc: Exception) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+# Errors that describe the user's input (a file, a name, a value) and whose message says what is wrong with it.
+INPUT_ERRORS = (ValueError, KeyError, OSError, RuntimeError, ArithmeticError)
+
+
+def failure_message(exc: BaseException) -> str:
+    """One line for an error that reached the command line: the library's own message for input errors, and for
+    anything else the error's type too, with where to get the traceback."""
+    if isinstance(exc, INPUT_ERRORS) and str(exc):
+        return str(exc)
+    return (f"unexpected {type(exc).__name__}: {exc}. Re-run with `ddmd-bench --debug ...` for the traceback and "
+            f"report it with the command line")
+
+
+class _Main(click.Group):
+    """The command group. No error ends in a traceback (exit code 1 and one message) unless --debug is given."""
+
+    def invoke(self, ctx: click.Context):
+        debug = bool(ctx.params.get("debug"))
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            if debug and exc.__cause__ is not None:
+                click.echo("".join(traceback.format_exception(exc.__cause__)), err=True)
+            raise
+        except (click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if debug:
+                raise
+            raise click.ClickException(failure_message(exc)) from exc
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="ddmd-bench")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+@click.option("--debug", is_flag=True, help="On an error, show the full traceback (for bug reports).")
 @click.option("--threads", "cpu_threads", type=click.IntRange(min=1), default=None,
               help="CPU threads per process (default: available cores / local processes).")
-def main(verbose: bool, cpu_threads: int | None) -> None:
+def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
     """Evaluate distilled diffusion generators, keep comparable leaderboards, train reference baselines.
 
     \b
@@ -117,8 +151,12 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
 
     models = (*models, *(f"method:{m}" for m in methods), *(f"pipeline:{p}" for p in pipelines))
     data = _parse_data(data_files)
+    try:  # every override is checked here, before a protocol, a model or a pipeline is built
+        overrides = Overrides(steps, guidance, scheduler, resolution, eta)
+    except ValueError as exc:
+        raise _fail(exc) from exc
     recipe_options = suite.RecipeOptions(
-        Overrides(steps, guidance, scheduler, resolution, eta),
+        overrides,
         RunSettings(dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
                     attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle))
     if compile_:
@@ -592,8 +630,25 @@ def methods_show(name) -> None:
 
     try:
         click.echo(json.dumps(resolve_generator(name).describe(), indent=1))
-    except (UnknownNameError, ValueError, RuntimeError) as exc:
-        raise _fail(ValueError(f"{exc}. Published recipes: {', '.join(RECIPES.names())}")) from exc
+    except UnknownNameError as exc:
+        raise _fail(exc) from exc
+    except (ValueError, RuntimeError) as exc:
+        if "unknown model" not in str(exc):
+            raise _fail(exc) from exc
+        raise click.ClickException(_unknown_method_message(name, RECIPES.names())) from exc
+
+
+def _unknown_method_message(name: str, recipes: list[str]) -> str:
+    """Did-you-mean over the published recipes and the toy suite together (a recipe typo gets the recipe)."""
+    import difflib
+
+    from ddmd_bench.evaluation.suite import default_toy_suite
+
+    toy = [s.name for s in default_toy_suite()]
+    close = difflib.get_close_matches(name, recipes + toy, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return (f"unknown method or model {name!r}{hint} Published recipes: {', '.join(recipes)}. Toy models: "
+            f"{', '.join(toy)} (or a toy spec such as teacher:steps=4,guidance=3)")
 
 
 # ---------------------------------------------------------------------------------------------------- prompts
@@ -680,7 +735,8 @@ def prompts_hash(path, fmt) -> None:
         ps = load(path, fmt)
     except (PromptFileError, UnknownNameError) as exc:
         raise _fail(exc) from exc
-    click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts)")
+    click.echo(f"{ps.sha256}  {path}  ({len(ps.prompts)} prompts"
+               + (f"; normalised: {ps.normalization})" if ps.normalization else ")"))
 
 
 # ---------------------------------------------------------------------------------------------------- stats

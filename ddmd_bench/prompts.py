@@ -1,8 +1,12 @@
 """Prompt sets: named, versioned lists of prompts whose identity is the sha256 of their canonical text.
 
-Loaders read each public format exactly (PROTOCOLS.md §6): prompts are kept verbatim (never stripped), and every
-malformed input is an error naming the file, the line and the problem. The canonical text of a set is its prompts
-joined by newlines with a trailing newline, UTF-8; its sha256 identifies the set in protocols and results.
+Loaders read each public format exactly: prompts are kept verbatim (PartiPrompts has prompts with leading or
+trailing spaces, and they are hashed as published), and every malformed input is an error naming the file, the line
+and the problem. A UTF-8 byte-order mark is not text and is dropped; a JSON object with a repeated key is an error
+(a JSON parser would keep the last value and silently lose prompts). The one exception to verbatim is COCO captions:
+some end in a newline or a space, so the COCO loader strips each caption and records that it did in the set's
+`normalization` (part of its identity). The canonical text of a set is its prompts joined by newlines with a
+trailing newline, UTF-8; its sha256 identifies the set in protocols and results.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ class PromptSet:
     version: int
     prompts: tuple[str, ...]
     meta: tuple[dict[str, Any], ...] = field(default=(), compare=False, hash=False)
+    normalization: str = ""  # how the loader changed the file's text, e.g. COCO's stripped captions ("": verbatim)
 
     @property
     def sha256(self) -> str:
@@ -49,13 +54,14 @@ class PromptSet:
 
     def ref(self) -> dict:
         """What a protocol records about this set."""
-        return {"name": self.name, "version": self.version, "n": len(self.prompts), "sha256": self.sha256}
+        ref = {"name": self.name, "version": self.version, "n": len(self.prompts), "sha256": self.sha256}
+        return {**ref, "normalization": self.normalization} if self.normalization else ref
 
     def head(self, n: int) -> PromptSet:
         """The first `n` prompts, as a derived set (its name says so, so it can never pass for the full set)."""
         if n >= len(self.prompts):
             return self
-        return PromptSet(f"{self.name}[:{n}]", self.version, self.prompts[:n], self.meta[:n])
+        return PromptSet(f"{self.name}[:{n}]", self.version, self.prompts[:n], self.meta[:n], self.normalization)
 
 
 def canonical_sha256(prompts: tuple[str, ...] | list[str]) -> str:
@@ -66,11 +72,16 @@ def canonical_sha256(prompts: tuple[str, ...] | list[str]) -> str:
     return hashlib.sha256(("\n".join(prompts) + "\n").encode("utf-8")).hexdigest()
 
 
+BOM = "\ufeff"
+
+
 def _text(path: Path) -> str:
+    """The file's text without a byte-order mark (an editor's marker, not part of prompt 1)."""
     try:
-        return path.read_bytes().decode("utf-8")  # no newline translation: a CR is reported, not hidden
+        text = path.read_bytes().decode("utf-8")  # no newline translation: a CR is reported, not hidden
     except UnicodeDecodeError as exc:
         raise PromptFileError(f"{path}: not UTF-8 text ({exc})") from exc
+    return text.removeprefix(BOM)
 
 
 def check_prompt_set(prompts: PromptSet, where: str | Path | None = None) -> PromptSet:
@@ -85,6 +96,9 @@ def check_prompt_set(prompts: PromptSet, where: str | Path | None = None) -> Pro
     for i, p in enumerate(prompts.prompts):
         if not isinstance(p, str) or not p.strip():
             raise PromptFileError(f"{label}: prompt {i + 1} is empty or not a string ({p!r})")
+        if "\n" in p:
+            raise PromptFileError(f"{label}: prompt {i + 1} contains a line break ({p!r}); the canonical text has "
+                                  f"one prompt per line, so remove the line break from the file")
     if prompts.meta and len(prompts.meta) != len(prompts.prompts):
         raise PromptFileError(f"{label}: {len(prompts.meta)} metadata rows for {len(prompts.prompts)} prompts")
     first: dict[Any, int] = {}
@@ -98,8 +112,9 @@ def check_prompt_set(prompts: PromptSet, where: str | Path | None = None) -> Pro
     return prompts
 
 
-def _build(path: Path, name: str, version: int, prompts: list[str], meta: list[dict[str, Any]]) -> PromptSet:
-    return check_prompt_set(PromptSet(name, version, tuple(prompts), tuple(meta)), path)
+def _build(path: Path, name: str, version: int, prompts: list[str], meta: list[dict[str, Any]],
+           normalization: str = "") -> PromptSet:
+    return check_prompt_set(PromptSet(name, version, tuple(prompts), tuple(meta), normalization), path)
 
 
 FORMATS: Registry[Callable[..., PromptSet]] = Registry("prompt format")
@@ -137,8 +152,19 @@ def read_jsonl(path: str | Path, name: str, version: int = 1, key: str = "prompt
 
 
 def _json_line(path: Path, lineno: int, line: str) -> Any:
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise PromptFileError(f"{path}:{lineno}: key {key!r} appears twice in one JSON object (a JSON "
+                                      f"reader keeps only the last, losing the first); make every key unique")
+            seen[key] = value
+        return seen
+
     try:
-        return json.loads(line)
+        return json.loads(line, object_pairs_hook=unique_keys)
+    except PromptFileError:
+        raise
     except ValueError as exc:
         raise PromptFileError(f"{path}:{lineno}: invalid JSON ({exc})") from exc
 
@@ -215,6 +241,8 @@ def read_coco_captions(path: str | Path, name: str = "coco", version: int = 1, n
     """COCO captions JSON: one caption per image, chosen at random (seeded), for n images sampled (seeded).
 
     The chosen (image id, annotation id) list is kept in `meta`, so a result can record exactly which captions.
+    Each caption is stripped of leading and trailing whitespace (COCO has captions ending in a newline or a space);
+    the set's `normalization` says so when that changed any caption, so its sha256 is of the stripped text.
     """
     path = Path(path)
     data = _json_line(path, 1, _text(path))
@@ -230,8 +258,18 @@ def read_coco_captions(path: str | Path, name: str = "coco", version: int = 1, n
             raise PromptFileError(f"{path}: asked for {n} captions but only {len(images)} images have captions")
         images = sorted(rng.choice(images, size=n, replace=False).tolist())
     chosen = [sorted(by_image[i], key=lambda a: a["id"])[rng.integers(len(by_image[i]))] for i in images]
-    return _build(path, name, version, [a["caption"] for a in chosen],
-                  [{"image_id": a["image_id"], "annotation_id": a["id"], "id": a["id"]} for a in chosen])
+    for a in chosen:
+        if not isinstance(a.get("caption"), str):
+            raise PromptFileError(f"{path}: annotation {a.get('id')!r} has no string 'caption'")
+    captions = [a["caption"].strip() for a in chosen]
+    changed = sum(c != a["caption"] for c, a in zip(captions, chosen))
+    return _build(path, name, version, captions,
+                  [{"image_id": a["image_id"], "annotation_id": a["id"], "id": a["id"]} for a in chosen],
+                  COCO_NORMALIZATION if changed else "")
+
+
+# What the COCO loader does to captions (recorded in the prompt set's identity when it changed any).
+COCO_NORMALIZATION = "str.strip() of each caption (leading and trailing whitespace removed)"
 
 
 MLPERF_COCO_HEADER = ["id", "image_id", "caption", "height", "width", "file_name", "coco_url"]

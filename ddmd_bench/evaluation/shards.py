@@ -4,13 +4,18 @@ finished chunks. Each rank then merges its own chunks, in order, into its metric
 do the cross-process reduction when they are computed (`metrics/states.py`), so ranks need no shared filesystem.
 A resumed run gives exactly the result of an uninterrupted one; another world size changes only the order of the
 float64 moment sums (per-sample scores are identical; FID agrees to rounding, which the matrix square root lifts
-to a few 1e-9 relative when the covariance is rank-deficient; the sharded-run test allows 1e-7)."""
+to a few 1e-9 relative when the covariance is rank-deficient; the sharded-run test allows 1e-7).
+
+Each chunk also keeps a cheap summary of its images (pixel standard deviation and a digest per image), so a run
+whose outputs are degenerate (flat images, or one image repeated) is flagged in its record instead of ranked.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,7 +86,7 @@ def generate_chunks(generator, prompts: tuple[str, ...], seeds: list[int], metri
             metric.update(images, list(prompts[a:b]))
         if image_dir is not None:
             save_pngs(images, image_dir, a)
-        atomic_save({"key": key, "range": [a, b], "generation_s": seconds,
+        atomic_save({"key": key, "range": [a, b], "generation_s": seconds, "images": image_summary(images),
                      "states": {name: m.state() for name, m in metrics.items()}}, chunk_path(work_dir, i))
         bar.update(b - a)
     bar.close()
@@ -104,6 +109,75 @@ def merge_chunks(metrics: dict[str, Any], plan: ShardPlan, work_dir: Path, key: 
         for name, metric in metrics.items():
             metric.merge_state(state["states"][name], plan.chunks[i][0])
     return seconds
+
+
+# An image whose pixels vary by less than this many grey levels (standard deviation over pixels and channels) is
+# flat: one colour, as a black or NaN-clamped output. A run is degenerate when more than DEGENERATE_FRACTION of
+# its images are flat, or when every image is the same; its numbers (FID of one point, a reward of one image) say
+# nothing about the generator, so it is flagged and not published.
+FLAT_STD = 2.0
+DEGENERATE_FRACTION = 0.5
+
+
+def image_summary(images: torch.Tensor) -> dict[str, list]:
+    """Per image: pixel standard deviation (grey levels) and a short digest of its bytes."""
+    flat = images.reshape(len(images), -1).contiguous()
+    return {"pixel_std": flat.double().std(dim=1, unbiased=False).tolist(),
+            "digest": [hashlib.sha256(row.numpy().tobytes()).hexdigest()[:16] for row in flat]}
+
+
+@dataclass(frozen=True, slots=True)
+class OutputCheck:
+    """What the finished chunks say about the images: how many are flat, how many distinct."""
+
+    checked: int
+    flat: int
+    distinct: int
+
+    @property
+    def degenerate(self) -> bool:
+        """Most images flat, or (with more than one image) every image identical."""
+        return self.checked > 0 and (self.flat > DEGENERATE_FRACTION * self.checked
+                                     or (self.checked > 1 and self.distinct == 1))
+
+    def record(self) -> dict[str, Any]:
+        """The record's `outputs` field."""
+        return {"checked": self.checked, "flat": self.flat, "distinct": self.distinct, "flat_std_below": FLAT_STD,
+                "degenerate": self.degenerate,
+                "rule": f"degenerate when more than {DEGENERATE_FRACTION:.0%} of the images have a pixel standard "
+                        f"deviation below {FLAT_STD:g} grey levels, or every image is identical"}
+
+
+def check_outputs(plan: ShardPlan, work_dir: Path, key: str) -> OutputCheck:
+    """Summarise the images of this rank's finished chunks (chunks written before summaries existed are skipped)."""
+    stds: list[float] = []
+    digests: set[str] = set()
+    for i in plan.mine():
+        state = _load_valid(chunk_path(work_dir, i), key)
+        summary = (state or {}).get("images")
+        if summary:
+            stds += summary["pixel_std"]
+            digests.update(summary["digest"])
+    return OutputCheck(len(stds), sum(s < FLAT_STD for s in stds), len(digests))
+
+
+def leftovers(record_path: Path) -> list[Path]:
+    """What an interrupted write of this record can leave beside it: its chunk folder and temp files."""
+    candidates = [record_path.with_suffix(".work"), record_path.with_suffix(".json.tmp"),
+                  record_path.with_suffix(".samples.tmp")]
+    return [p for p in candidates if p.exists()]
+
+
+def reclaim(record_path: Path) -> list[Path]:
+    """Remove what an interrupted run left beside a finished record (the record itself stays); returns what went."""
+    gone = leftovers(record_path)
+    for p in gone:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+        log.info("removed %s, left by an interrupted run of a finished record", p)
+    return gone
 
 
 def save_pngs(images: torch.Tensor, folder: Path, start: int) -> None:

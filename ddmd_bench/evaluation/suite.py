@@ -160,6 +160,7 @@ def evaluate_suite(protocol_name: str, models: list[str], limit: int | None, bat
         record = _cached(results_dir, protocol, gen) if not force else None
         if record is not None:
             outcome.reused.append(gen.name)
+            _reuse(record, records.record_path(results_dir, protocol.slug, gen.name), context, protocol, world)
         else:
             record = _run_one(gen, protocol, context, options, results_dir, outcome, world, force)
             if record is None:
@@ -175,6 +176,11 @@ def _publish(outcome: Outcome, leaderboard_dir: Path, protocol: Protocol) -> Non
     """New results become ranked entries; a reproduction of an entry (same generator and quality numbers within
     tolerance, e.g. on other hardware) is recorded beside the leaderboard instead."""
     for record in outcome.records:
+        reason = _degenerate_reason(record)
+        if reason is not None:
+            outcome.failed.append(f"{record['generator']['name']}: degenerate outputs ({reason}); its record is kept "
+                                  f"but not published, since its numbers describe no real distribution of images")
+            continue
         published = store.publish(leaderboard_dir, protocol, record)
         outcome.added += published.added
         if published.status == "reproduced":
@@ -198,8 +204,14 @@ def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, 
         records.write_record(exc.record, path.with_suffix(".failed.json"))
         outcome.failed.append(f"{gen.name}: {exc} (details in {path.with_suffix('.failed.json')})")
         return None
+    except FloatingPointError as exc:  # the generator's own check: non-finite pixels; nothing to record or publish
+        outcome.failed.append(f"{gen.name}: generation failed: {exc}")
+        if world.is_main and work_dir.is_dir() and not any(work_dir.iterdir()):
+            work_dir.rmdir()
+        return None
     if record is None:  # not rank 0
         return None
+    _check_outputs(record, gen, protocol, options, work_dir, world)
     records.write_record(record, path)
     prompts = context.prompt_set.prompts
     records.write_samples(record, prompts, protocol.seeds(len(prompts)), path.with_suffix(".samples.jsonl"),
@@ -210,6 +222,45 @@ def _run_one(gen, protocol, context, options: RunOptions, results_dir, outcome, 
         save_grid(image_dir, path.with_suffix(".grid.png"))
     shutil.rmtree(work_dir, ignore_errors=True)
     return record
+
+
+def _check_outputs(record: dict, gen, protocol: Protocol, options: RunOptions, work_dir: Path, world) -> None:
+    """Add the `outputs` check (flat or identical images) to a new record, from the chunks' image summaries."""
+    from ddmd_bench.evaluation import shards
+
+    plan = shards.ShardPlan(record["n_images"] // protocol.images_per_prompt, options.batch_size, world.rank,
+                            world.size)
+    key = shards.run_key(protocol.fingerprint, gen.describe(), options.batch_size)
+    record["outputs"] = shards.check_outputs(plan, work_dir, key).record()
+
+
+def _degenerate_reason(record: dict) -> str | None:
+    """Why a record's outputs are degenerate (None: they are not, or the record predates the check)."""
+    outputs = record.get("outputs") or {}
+    if not outputs.get("degenerate"):
+        return None
+    reasons = [f"{outputs['flat']} of {outputs['checked']} images are flat (pixel std < "
+               f"{outputs['flat_std_below']:g} grey levels)"] if outputs["flat"] else []
+    if outputs["checked"] > 1 and outputs["distinct"] == 1:
+        reasons.append(f"all {outputs['checked']} images are identical")
+    return "; ".join(reasons)
+
+
+def _reuse(record: dict, path: Path, context, protocol: Protocol, world) -> None:
+    """A finished record is reused: remove what an interrupted write left beside it, and write its per-sample log
+    again if it is missing."""
+    from ddmd_bench.evaluation import shards
+
+    if not world.is_main:
+        return
+    shards.reclaim(path)
+    samples = path.with_suffix(".samples.jsonl")
+    if not samples.exists():
+        prompts = context.prompt_set.prompts
+        image_dir = path.with_suffix("") / "images"
+        records.write_samples(record, prompts, protocol.seeds(len(prompts)), samples,
+                              image_dir if image_dir.is_dir() else None)
+        log.info("rewrote the missing per-sample log %s from its record", samples)
 
 
 def _cached(results_dir: Path, protocol: Protocol, gen) -> dict | None:

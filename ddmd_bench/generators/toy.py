@@ -36,18 +36,47 @@ class ToyGeneratorSpec:
         e.g. a student's own sampler) fill the options that `text` leaves out."""
         m = re.fullmatch(r"toy-(\w[\w-]*)/(\w+)-(\d+)/(nocfg|cfg[\d.]+)(\+compile)?", text)
         if m:
-            guidance = 1.0 if m[4] == "nocfg" else float(m[4][3:])
-            return cls(m[1], int(m[3]), guidance, f"flow-{m[2]}", bool(m[5]))
+            guidance = "1" if m[4] == "nocfg" else m[4][3:]
+            return cls(m[1], _option(text, "steps", m[3]), _option(text, "guidance", guidance), f"flow-{m[2]}",
+                       bool(m[5]))
         model, _, opts = text.partition(":")
         kwargs: dict[str, Any] = dict((defaults or {}).get(model.removeprefix("toy-"), {}))
         for item in filter(None, opts.split(",")):
-            key, _, value = item.partition("=")
-            if key not in ("steps", "guidance", "scheduler", "compile"):
+            key, sep, value = item.partition("=")
+            if key not in OPTION_HELP:
                 raise ValueError(f"unknown toy generator option {key!r} in {text!r} "
                                  f"(steps, guidance, scheduler, compile)")
-            kwargs[key] = {"steps": int, "guidance": float, "scheduler": str,
-                           "compile": lambda v: v.lower() in ("1", "true", "yes")}[key](value)
+            if not sep or not value:
+                raise ValueError(f"{text!r}: option {key!r} has no value; write {key}=<{OPTION_HELP[key]}>")
+            kwargs[key] = _option(text, key, value)
         return cls(model.removeprefix("toy-"), **kwargs)
+
+
+# What each option of a toy spec takes (shown when a value is refused).
+OPTION_HELP = {"steps": "an integer >= 1", "guidance": "a finite number >= 0 (1 = no CFG)",
+               "scheduler": "a toy scheduler name, e.g. flow-euler", "compile": "1 or 0"}
+
+
+def _option(text: str, key: str, value: str) -> Any:
+    """One option's value, or an error naming the spec, the option and what it takes."""
+    import math
+
+    try:
+        if key == "steps":
+            parsed: Any = int(value)
+            ok = parsed >= 1
+        elif key == "guidance":
+            parsed = float(value)
+            ok = math.isfinite(parsed) and parsed >= 0  # NaN would make `guidance == 1.0` false: CFG with NaN
+        elif key == "compile":
+            parsed, ok = value.lower() in ("1", "true", "yes"), value.lower() in ("1", "0", "true", "false", "yes", "no")
+        else:
+            parsed, ok = value, True
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{text!r}: {key}={value} is not valid; {key} takes {OPTION_HELP[key]}")
+    return parsed
 
 
 class CompiledDenoiser(torch.nn.Module):

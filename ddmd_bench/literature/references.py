@@ -51,9 +51,12 @@ def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> R
 
     where = f"protocol {spec.name}: reference statistics {fid.stats.key!r} = {file.path}"
     try:
-        _, meta = reference.load(file.path)
+        stats, meta = reference.load(file.path)
     except ValueError as exc:
         raise ReferenceStatsMismatch(f"{where}: {exc}. To provide it: {fid.stats.how_to_provide()}.") from exc
+    problem = _shape_problem(fid.extractor, stats.mu, stats.sigma)
+    if problem:
+        raise ReferenceStatsMismatch(f"{where}: {problem}. To provide it: {fid.stats.how_to_provide()}.")
     identity = meta.get("identity")
     if not isinstance(identity, dict):
         raise ReferenceStatsMismatch(
@@ -66,6 +69,25 @@ def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> R
         raise ReferenceStatsMismatch(f"{where} were made for {made_for}, not for this protocol's {fid.metric!r}: "
                                      f"{'; '.join(problems)}. To provide it: {fid.stats.how_to_provide()}.")
     return ReferenceInfo(file.path, meta["sha256"], int(meta["n"]), meta["extractor_id"], identity)
+
+
+# Feature dimension of each literature extractor (the `dim` of its class in metrics/inception.py, kept here so that
+# checking a statistics file imports no model code; a test holds the two equal).
+FEATURE_DIMS = {"inception": 2048, "inception-patch": 2048}
+
+
+def _shape_problem(extractor: str, mu, sigma) -> str | None:
+    """What is wrong with the statistics' shapes or values for `extractor` (None: nothing), found without loading
+    the extractor."""
+    import numpy as np
+
+    dim = FEATURE_DIMS.get(extractor)
+    if dim is not None and (np.shape(mu) != (dim,) or np.shape(sigma) != (dim, dim)):
+        return (f"mu has shape {np.shape(mu)} and sigma {np.shape(sigma)}, but the {extractor} extractor gives "
+                f"{dim}-dimensional features (expected ({dim},) and ({dim}, {dim}))")
+    if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
+        return "mu or sigma holds NaN or infinite values"
+    return None
 
 
 def _differences(want: dict[str, Any], have: dict[str, Any], want_n: int | None, have_n: int) -> list[str]:

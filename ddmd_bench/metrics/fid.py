@@ -120,6 +120,13 @@ class FID:
             return MetricValue(value=value, n=n, details={"reference_n": self.reference.n})
         std = F.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap,
                                   method=self.sqrt_method)
+        # Identical features (to float32 round-off, as batched kernels give for identical images): every resample is
+        # the same set, so the bootstrap spread is round-off, and a near-zero-width interval would claim certainty.
+        if np.allclose(features, features[:1], rtol=1e-5, atol=1e-6):
+            return MetricValue(value=value, n=n, details={
+                "reference_n": self.reference.n, "bootstrap_std": std,
+                "ci_method": "undefined: every bootstrap resample of the generated set gives the same FID (the "
+                             "generated features are identical), so the bootstrap says nothing about its spread"})
         return MetricValue(value=value, n=n, ci_low=value - 1.96 * std, ci_high=value + 1.96 * std,
                            details={"reference_n": self.reference.n, "bootstrap_std": std,
                                     "ci_method": f"normal bootstrap ({self.bootstrap} resamples of the generated "

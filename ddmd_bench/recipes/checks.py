@@ -32,8 +32,34 @@ def check_weights_file(path: Path, allow_pickle: bool = False) -> str:
                 f"{path} is a pickle checkpoint: loading one can run arbitrary code, so it is refused. Convert it "
                 f"to safetensors, or pass --allow-pickle if you trust its source (it is then read with "
                 f"torch.load(weights_only=True), which still refuses pickled code).")
+        check_pickle_weights_only(path)
         return "pickle"
     raise RecipeInputError(f"{path}: unknown weights format (expected .safetensors, or a pickle with --allow-pickle)")
+
+
+def check_pickle_weights_only(path: Path) -> None:
+    """An allowed pickle must still load with torch.load(weights_only=True): one that names code (a class, a
+    function) is refused here, before anything is built. Zip checkpoints are memory-mapped, so the tensors are not
+    read."""
+    import pickle
+    import warnings
+    import zipfile
+
+    import torch
+
+    try:
+        with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing; the error says it
+            warnings.simplefilter("ignore")
+            torch.load(path, map_location="cpu", weights_only=True, mmap=zipfile.is_zipfile(path))
+    except pickle.UnpicklingError as exc:
+        text = str(exc)  # torch's text suggests weights_only=False, the one thing not to do: keep only its reason
+        reason = " ".join(text.split("WeightsUnpickler error:")[-1].split("Check the documentation")[0].split()) \
+            if "WeightsUnpickler error:" in text else "it names code, not only tensors"
+        raise RecipeInputError(f"{path}: refused even with --allow-pickle: it is not plain weights, a weights-only "
+                               f"load rejects it ({reason}). Do not run it; get a safetensors file from the "
+                               f"publisher") from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise RecipeInputError(f"{path}: not a readable torch checkpoint ({exc}); download it again") from exc
 
 
 def check_safetensors(path: Path) -> None:
@@ -74,7 +100,10 @@ def check_pipeline_folder(path: Path, expected_class: str | None) -> dict:
         data = json.loads(index.read_text())
     except json.JSONDecodeError as exc:
         raise RecipeInputError(f"{index}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise RecipeInputError(f"{index}: expected a JSON object with '_class_name' and the pipeline's components")
     found = data.get("_class_name")
+    _check_class(index, "_class_name", found, "diffusers", "a diffusers pipeline class, e.g. StableDiffusionPipeline")
     if expected_class is not None and found != expected_class:
         raise RecipeInputError(f"{path} holds a {found} but the recipe needs a {expected_class}; "
                                f"use the matching recipe or the generic one (--pipeline {path})")
@@ -83,7 +112,21 @@ def check_pipeline_folder(path: Path, expected_class: str | None) -> dict:
                 and value[0] not in TRUSTED_LIBRARIES:
             raise RecipeInputError(f"{index}: component {name!r} comes from {value[0]!r}, which would need remote "
                                    f"or custom code; ddmd-bench never enables trust_remote_code")
+        if isinstance(value, list) and len(value) == 2 and value[0] is not None:
+            _check_class(index, name, value[1], value[0], f"a {value[0]} class")
     return data
+
+
+def _check_class(index: Path, field: str, name, library: str, what: str) -> None:
+    """`library` (diffusers or transformers, as installed) has a class `name`; else the error names the field."""
+    import importlib
+
+    module = importlib.import_module(library)
+    if not isinstance(name, str) or not name.isidentifier() or not hasattr(module, name):
+        version = getattr(module, "__version__", "?")
+        raise RecipeInputError(f"{index}: {field} is {name!r}, which {library} {version} does not have; it must "
+                               f"name {what}. Fix model_index.json, or install the {library} version that wrote "
+                               f"the folder")
 
 
 def check_model_folder(path: Path) -> None:

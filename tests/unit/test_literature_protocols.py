@@ -42,6 +42,14 @@ GOLDEN = {
 }
 
 
+@pytest.fixture(autouse=True)
+def four_dimensional_features(monkeypatch):
+    """The synthetic statistics below are 4-d; the protocols' extractors give 2048-d features."""
+    from ddmd_bench.literature import references
+
+    monkeypatch.setattr(references, "FEATURE_DIMS", {name: 4 for name in references.FEATURE_DIMS})
+
+
 # ------------------------------------------------------------------------------------------------ data builders
 
 def write_stats(path: Path, protocol: str, metric: str, n: int | None = None, identity: dict | None = None,
