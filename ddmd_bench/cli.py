@@ -311,41 +311,53 @@ _train_command("reward", "Train the toy reward model (ImageReward architecture) 
 
 @main.group()
 def ablation() -> None:
-    """The Decoupled DMD ablation on the toy track: every arm x several seeds, curves and a report.
+    """The Decoupled DMD ablation on the toy track: every arm x several paired seeds, scored with the toy protocol.
 
     \b
     Examples:
-      ddmd-bench ablation run --out runs/ablation          # resumable; ~3 CPU-hours for 7 arms x 3 seeds
-      ddmd-bench ablation run --seeds 0 --arms toy-dmd-4step,toy-ddmd-4step
-      ddmd-bench ablation report --out runs/ablation --to docs/ablation
+      ddmd-bench ablation run --out runs/ablation --threads 1   # resumable; re-run to continue
+      ddmd-bench ablation run --seeds 0 --arms dmd2,decoupled-hybrid
+      ddmd-bench ablation report --out runs/ablation            # copy finished runs to docs/ablation/runs, render
+      ddmd-bench ablation report                                # rebuild docs/ablation from the committed runs
     """
 
 
 @ablation.command(name="run")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/ablation"),
               show_default=True, help="Folder of all runs; re-running resumes.")
-@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated training seeds.")
-@click.option("--arms", default=None, help="Comma-separated presets (default: all seven arms).")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Student updates per run.")
+@click.option("--seeds", default="0,1,2,3,4", show_default=True,
+              help="Comma-separated training seeds; each arm runs as many of them as it plans (5 or 3).")
+@click.option("--arms", default=None, help="Comma-separated arm names (default: every arm).")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Student updates per run [300].")
+@click.option("--snapshot-every", type=click.IntRange(min=1), default=None,
+              help="Score an EMA snapshot every this many updates [75].")
+@click.option("--prompts", type=click.IntRange(min=1), default=None,
+              help="Score on the first N toy prompts (a smaller protocol, named toy-nN) instead of all.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch (default: presets').")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-def ablation_run(out, seeds, arms, steps, threads):
-    """Train and evaluate every (seed, arm) that is not finished yet."""
+def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, threads):
+    """Train and score every planned (seed, arm) run that is not finished yet."""
     import torch
 
-    from ddmd_bench.training.ablation import AblationConfig, AblationMismatch, run_all
-    from ddmd_bench.training.presets import get_preset
+    from ddmd_bench.training.ablation import ARMS, AblationConfig, AblationMismatch, run_all
 
     if threads:
         torch.set_num_threads(threads)
     logging.getLogger("ddmd_bench").setLevel(logging.INFO)
-    cfg = AblationConfig()
-    chosen = tuple(a.strip() for a in arms.split(",")) if arms else cfg.arms
+    default = AblationConfig()
+    chosen = tuple(a.strip() for a in arms.split(",")) if arms else default.arms
     for arm in chosen:
         try:
-            get_preset(arm)
+            ARMS.get(arm)
         except KeyError as exc:
-            raise click.UsageError(str(exc)) from exc
-    cfg = AblationConfig(arms=chosen, seeds=tuple(int(s) for s in seeds.split(",")), steps=steps or cfg.steps)
+            raise click.BadParameter(str(exc), param_hint="--arms") from exc
+    try:
+        seed_list = tuple(int(s) for s in seeds.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(f"{seeds!r} is not a comma-separated list of integers", param_hint="--seeds") from exc
+    cfg = AblationConfig(arms=chosen, seeds=seed_list, steps=steps or default.steps,
+                         snapshot_every=snapshot_every or default.snapshot_every, prompts=prompts,
+                         batch_size=batch_size)
     try:
         run_all(cfg, out)
     except AblationMismatch as exc:
@@ -354,18 +366,21 @@ def ablation_run(out, seeds, arms, steps, threads):
 
 
 @ablation.command(name="report")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/ablation"),
-              show_default=True, help="Folder of the ablation runs.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of ablation runs to take the finished ones from (default: only those committed under "
+                   "<to>/runs).")
 @click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/ablation"),
-              show_default=True, help="Where to write table.md, results.json and curves.png.")
+              show_default=True, help="Where to write table.md, results.json and curves.png (runs go to <to>/runs).")
 def ablation_report(out, target):
-    """Final table (mean and 95% CI over seeds) and learning curves of whatever has been evaluated."""
-    from ddmd_bench.training.ablation import render_report
+    """Table, paired differences, claims and learning curves of every finished run."""
+    from ddmd_bench.training.ablation import AblationMismatch, ReportPaths, report
 
     try:
-        folder = render_report(out, target)
-    except FileNotFoundError as exc:
+        folder, copied = report(ReportPaths(target, out))
+    except (FileNotFoundError, AblationMismatch) as exc:
         raise click.ClickException(str(exc)) from exc
+    if copied is not None:
+        click.echo(f"copied {copied} finished run(s) from {out} to {target / 'runs'}")
     click.echo((folder / "table.md").read_text())
 
 

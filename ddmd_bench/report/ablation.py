@@ -1,6 +1,6 @@
-"""Sections built from the ablation report's results (docs/ablation/results.json, `ddmd-bench ablation report`).
-
-Each row holds, per metric, [mean over seeds, half-width of the 95% t-interval].
+"""Sections built from the ablation's results: the current report (docs/ablation/results.json, written by
+`ddmd-bench ablation report`) and the record of the first ablation, measured with the world v1 teacher
+(docs/ablation/v1/results.json: one row per arm holding, per metric, [mean over seeds, 95% t half-width]).
 """
 
 from __future__ import annotations
@@ -12,18 +12,19 @@ from ddmd_bench.report.registry import SECTIONS
 from ddmd_bench.report.sources import ReportError, Sources
 
 RESULTS = "docs/ablation/results.json"
+RESULTS_V1 = "docs/ablation/v1/results.json"
 COLUMNS = (("accuracy", "prompt acc. held-in"), ("accuracy_heldout", "prompt acc. held-out"), ("fid", "toy FID"),
            ("precision", "precision"), ("recall", "recall"), ("pixel_std", "pixel std"))
 CA_DM_ARMS = ("toy-dmd-4step", "toy-ddmd-full-4step", "toy-ddmd-constrained-4step", "toy-ddmd-4step")
 
 
 def _rows(data: Sources) -> dict[str, dict[str, Any]]:
-    return {row["arm"]: row for row in data.json(RESULTS)}
+    return {row["arm"]: row for row in data.json(RESULTS_V1)}
 
 
 def _arm(rows: dict[str, dict[str, Any]], arm: str, data: Sources) -> dict[str, Any]:
     if arm not in rows:
-        raise ReportError(f"{data.root / RESULTS}: no arm {arm!r}; re-run `ddmd-bench ablation report`")
+        raise ReportError(f"{data.root / RESULTS_V1}: no arm {arm!r} in the world v1 ablation record")
     return rows[arm]
 
 
@@ -41,8 +42,8 @@ def _overlap(a: list[float], b: list[float]) -> bool:
     return a[0] - a[1] <= b[0] + b[1] and b[0] - b[1] <= a[0] + a[1]
 
 
-@SECTIONS.register("ablation-table")
-def ablation_table(data: Sources) -> str:
+@SECTIONS.register("ablation-v1-table")
+def ablation_v1_table(data: Sources) -> str:
     """Mean ± 95% t-interval half-width over seeds, per arm (the report's table.md, from results.json)."""
     lines = ["| arm | seeds (diverged) | step | " + " | ".join(label for _, label in COLUMNS) + " |",
              "|---" * (3 + len(COLUMNS)) + "|"]
@@ -52,8 +53,8 @@ def ablation_table(data: Sources) -> str:
     return "\n".join(lines)
 
 
-@SECTIONS.register("ablation-findings")
-def ablation_findings(data: Sources) -> str:
+@SECTIONS.register("ablation-v1-findings")
+def ablation_v1_findings(data: Sources) -> str:
     """What the ablation says about each of the paper's claims, every number from results.json."""
     rows = _rows(data)
     ca, dm, unc = (_arm(rows, a, data) for a in ("toy-ca-only-4step", "toy-dm-only-4step", "toy-uncond-dmd-4step"))
@@ -90,3 +91,114 @@ def ablation_findings(data: Sources) -> str:
         f"- **Unconditional generation** (no CFG, so no CA term): DM alone on an unconditional student gives toy FID "
         f"{_pm(unc, 'fid')} and held-in accuracy {_pm(unc, 'accuracy')} (it is never shown a prompt).",
     ])
+
+
+# ------------------------------------------------------------------------------- the current ablation (v3 layout)
+def _v3(data: Sources) -> dict[str, Any]:
+    return data.json(RESULTS)
+
+
+def _value(x: float, digits: int, sign: bool = False) -> str:
+    return f"{x:+.{digits}f}" if sign else f"{x:.{digits}f}"
+
+
+def _mean_ci(iv: dict[str, Any], digits: int) -> str:
+    """'0.953 ± 0.012' (mean ± 95% t half-width), or the bare mean from a single run; '-' without any."""
+    if not iv["n"]:
+        return "-"
+    return _value(iv["mean"], digits) + ("" if iv["half"] is None else f" ± {iv['half']:.{digits}f}")
+
+
+def _difference(iv: dict[str, Any], digits: int, empty: str = "-") -> str:
+    """'+0.031 [-0.010, +0.072]', in bold where the interval excludes zero; the pair count when it cannot."""
+    if iv["half"] is None:
+        return f"{_value(iv['mean'], digits, True)} (n={iv['n']})" if iv["n"] else empty
+    low, high = iv["mean"] - iv["half"], iv["mean"] + iv["half"]
+    text = f"{_value(iv['mean'], digits, True)} [{_value(low, digits, True)}, {_value(high, digits, True)}]"
+    return f"**{text}**" if abs(iv["mean"]) > iv["half"] else text
+
+
+def _steps(arm: dict[str, Any]) -> str:
+    if arm["steps"] is None:
+        return "-"
+    low, high = arm["steps"]
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def table_markdown(data: dict[str, Any]) -> str:
+    """Per arm: finished runs of those planned (diverged ones), steps reached, and mean ± 95% t half-width over
+    seeds of every metric at each run's last snapshot."""
+    metrics = data["metrics"]
+    lines = ["| arm | runs (diverged) | step | " + " | ".join(m["label"] for m in metrics) + " |",
+             "|---" * (3 + len(metrics)) + "|"]
+    for arm in data["arms"]:
+        cells = " | ".join(_mean_ci(arm["final"][m["key"]], m["digits"]) for m in metrics)
+        lines.append(f"| {arm['arm']} | {arm['runs']} of {arm['seeds_planned']} ({arm['diverged']}) | "
+                     f"{_steps(arm)} | {cells} |")
+    return "\n".join(lines)
+
+
+@SECTIONS.register("ablation-table")
+def ablation_table(data: Sources) -> str:
+    """The report's table.md, from results.json."""
+    return table_markdown(_v3(data))
+
+
+@SECTIONS.register("ablation-status")
+def ablation_status(data: Sources) -> str:
+    """How much of the ablation has finished, on which teacher and protocol."""
+    d = _v3(data)
+    cfg, protocol = d["config"], d["protocol"]
+    done, planned = d["finished_runs"], d["planned_runs"]
+    state = (f"**Partial: {done} of {planned} runs have finished.** Arms with fewer than {d['min_pairs']} finished "
+             "seeds are listed, but no claim is decided on them; every verdict below may change as runs finish."
+             if done < planned else f"All {planned} planned runs have finished.")
+    scored = (f"scores on protocol {protocol['name']} v{protocol['version']} (`{protocol['fingerprint'][:12]}`)"
+              if protocol else "scores on the toy protocol")
+    return (f"{state} Teacher sha256 `{d['teacher_sha256'][:12]}`; {scored}; {cfg['steps']} student updates per run, "
+            f"an EMA snapshot scored every {cfg['snapshot_every']}; seeds {', '.join(map(str, cfg['seeds']))}.")
+
+
+@SECTIONS.register("ablation-arms")
+def ablation_arms(data: Sources) -> str:
+    """What each arm trains."""
+    lines = ["| arm | preset | changes | seeds | what it tests |", "|---|---|---|---|---|"]
+    for arm in _v3(data)["arms"]:
+        changes = ", ".join(f"`{k}={v:g}`" if isinstance(v, float) else f"`{k}={v}`"
+                            for k, v in arm["overrides"].items()) or "-"
+        lines.append(f"| {arm['arm']} | `{arm['preset']}` | {changes} | {arm['seeds_planned']} | {arm['what']} |")
+    return "\n".join(lines)
+
+
+@SECTIONS.register("ablation-differences")
+def ablation_differences(data: Sources) -> str:
+    """Paired differences (arm minus the baseline, same seeds) with 95% t-intervals; bold: excludes zero."""
+    d = _v3(data)
+    metrics = d["metrics"]
+    lines = ["| arm - " + d["baseline"] + " | " + " | ".join(m["label"] for m in metrics) + " |",
+             "|---" * (1 + len(metrics)) + "|"]
+    for row in d["differences"]:
+        pairs = max(iv["n"] for iv in row["metrics"].values())
+        cells = " | ".join(_difference(row["metrics"][m["key"]], m["digits"]) for m in metrics)
+        lines.append(f"| {row['arm']} ({pairs} pairs) | {cells} |")
+    return "\n".join(lines)
+
+
+def _test_text(test: dict[str, Any], digits: dict[str, int], labels: dict[str, str]) -> str:
+    return (f"{test['arm']} - {test['baseline']}, {labels[test['metric']]} (expected {test['expect']}): "
+            f"{_difference(test['difference'], digits[test['metric']], 'no paired runs yet')}")
+
+
+@SECTIONS.register("ablation-claims")
+def ablation_claims(data: Sources) -> str:
+    """The paper's claims, each with its paired comparisons and a verdict computed from them."""
+    d = _v3(data)
+    digits = {m["key"]: m["digits"] for m in d["metrics"]}
+    labels = {m["key"]: m["label"] for m in d["metrics"]}
+    lines = ["| claim | paired comparison(s), 95% interval | verdict |", "|---|---|---|"]
+    for c in d["claims"]:
+        numbers = "; ".join(_test_text(t, digits, labels) for t in c["tests"])
+        if "diverged" in c:
+            numbers += f"; diverged in {c['diverged'][0]} of {c['diverged'][1]} runs"
+        lines.append(f"| {c['claim']} | {numbers} | {c['verdict']} |")
+    return "\n".join(lines)
