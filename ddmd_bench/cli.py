@@ -315,7 +315,7 @@ def ablation() -> None:
 
     \b
     Examples:
-      ddmd-bench ablation run --out runs/ablation --threads 1   # resumable; re-run to continue
+      ddmd-bench --threads 1 ablation run --out runs/ablation   # resumable; re-run to continue
       ddmd-bench ablation run --seeds 0 --arms dmd2,decoupled-hybrid
       ddmd-bench ablation report --out runs/ablation            # copy finished runs to docs/ablation/runs, render
       ddmd-bench ablation report                                # rebuild docs/ablation from the committed runs
