@@ -109,13 +109,14 @@ def _mean_ci(iv: dict[str, Any], digits: int) -> str:
     return _value(iv["mean"], digits) + ("" if iv["half"] is None else f" ± {iv['half']:.{digits}f}")
 
 
-def _difference(iv: dict[str, Any], digits: int, empty: str = "-") -> str:
-    """'+0.031 [-0.010, +0.072]', in bold where the interval excludes zero; the pair count when it cannot."""
+def _difference(iv: dict[str, Any], digits: int, empty: str = "-", min_pairs: int = 0) -> str:
+    """'+0.031 [-0.010, +0.072]', in bold where the interval excludes zero from at least `min_pairs` pairs; the pair
+    count when there is no interval."""
     if iv["half"] is None:
         return f"{_value(iv['mean'], digits, True)} (n={iv['n']})" if iv["n"] else empty
     low, high = iv["mean"] - iv["half"], iv["mean"] + iv["half"]
     text = f"{_value(iv['mean'], digits, True)} [{_value(low, digits, True)}, {_value(high, digits, True)}]"
-    return f"**{text}**" if abs(iv["mean"]) > iv["half"] else text
+    return f"**{text}**" if abs(iv["mean"]) > iv["half"] and iv["n"] >= min_pairs else text
 
 
 def _steps(arm: dict[str, Any]) -> str:
@@ -179,14 +180,16 @@ def ablation_differences(data: Sources) -> str:
              "|---" * (1 + len(metrics)) + "|"]
     for row in d["differences"]:
         pairs = max(iv["n"] for iv in row["metrics"].values())
-        cells = " | ".join(_difference(row["metrics"][m["key"]], m["digits"]) for m in metrics)
-        lines.append(f"| {row['arm']} ({pairs} pairs) | {cells} |")
+        cells = " | ".join(_difference(row["metrics"][m["key"]], m["digits"], min_pairs=d["min_pairs"])
+                           for m in metrics)
+        few = ": too few to decide" if pairs < d["min_pairs"] else ""
+        lines.append(f"| {row['arm']} ({pairs} pairs{few}) | {cells} |")
     return "\n".join(lines)
 
 
-def _test_text(test: dict[str, Any], digits: dict[str, int], labels: dict[str, str]) -> str:
+def _test_text(test: dict[str, Any], digits: dict[str, int], labels: dict[str, str], min_pairs: int) -> str:
     return (f"{test['arm']} - {test['baseline']}, {labels[test['metric']]} (expected {test['expect']}): "
-            f"{_difference(test['difference'], digits[test['metric']], 'no paired runs yet')}")
+            f"{_difference(test['difference'], digits[test['metric']], 'no paired runs yet', min_pairs)}")
 
 
 @SECTIONS.register("ablation-claims")
@@ -197,7 +200,7 @@ def ablation_claims(data: Sources) -> str:
     labels = {m["key"]: m["label"] for m in d["metrics"]}
     lines = ["| claim | paired comparison(s), 95% interval | verdict |", "|---|---|---|"]
     for c in d["claims"]:
-        numbers = "; ".join(_test_text(t, digits, labels) for t in c["tests"])
+        numbers = "; ".join(_test_text(t, digits, labels, d["min_pairs"]) for t in c["tests"])
         if "diverged" in c:
             numbers += f"; diverged in {c['diverged'][0]} of {c['diverged'][1]} runs"
         lines.append(f"| {c['claim']} | {numbers} | {c['verdict']} |")

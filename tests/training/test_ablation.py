@@ -203,3 +203,12 @@ def test_unknown_preset_gets_did_you_mean():
     assert result.exit_code != 0 and "loss.schedule" in result.output
     result = CliRunner().invoke(main, ["train", "toy-ddmd-4step", "--set", "loss.schedule=decoupled-hybird"])
     assert result.exit_code != 0 and "decoupled-hybrid" in result.output
+
+
+def test_report_marks_significance_only_from_enough_pairs():
+    from ddmd_bench.report.ablation import _difference
+
+    assert _difference({"mean": -2.0, "half": 0.5, "n": 3}, 1, min_pairs=3) == "**-2.0 [-2.5, -1.5]**"
+    assert _difference({"mean": -2.0, "half": 0.5, "n": 2}, 1, min_pairs=3) == "-2.0 [-2.5, -1.5]"
+    assert _difference({"mean": -2.0, "half": 3.0, "n": 5}, 1, min_pairs=3) == "-2.0 [-5.0, +1.0]"
+    assert _difference({"mean": 1.0, "half": None, "n": 1}, 1) == "+1.0 (n=1)"
