@@ -76,8 +76,8 @@ for _arm in (
         overrides=(("lr_fake", lambda c: 2 * c.lr_fake),)),
     Arm("hybrid-fake-lr-x0.5", "toy-ddmd-4step", "decoupled-hybrid with half the fake model's learning rate",
         overrides=(("lr_fake", lambda c: 0.5 * c.lr_fake),)),
-    Arm("hybrid-combined-norm", "toy-ddmd-4step", "decoupled-hybrid with one normaliser (DMD2's, "
-        "mean |x - x0_real_cfg|) on the combined CA + DM direction instead of one per branch",
+    Arm("hybrid-combined-norm", "toy-ddmd-4step", "decoupled-hybrid with one normaliser (DMD2's: "
+        "the mean distance to the guided teacher prediction) on the combined CA + DM direction, not one per branch",
         overrides=(("loss.normalization", "shared_cfg"),)),
 ):
     ARMS.add(_arm.name, _arm)
