@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ddmd-bench-installed
 
-.PHONY: demo test bench install clean-venv
+.PHONY: demo test bench mutate install clean-venv
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "ddmd-bench needs Python >= 3.10"'
@@ -28,6 +28,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest benchmarks \
 		--benchmark-only --benchmark-json=benchmarks/results.json -p no:cacheprovider
+
+# Mutation testing of the core math and bookkeeping (docs/mutation.md); one nice'd worker, results cached in mutants/
+mutate: $(STAMP)
+	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 nice -n 10 $(BIN)/mutmut run --max-children 1
+	$(BIN)/python scripts/mutation_table.py
 
 clean-venv:
 	rm -rf $(VENV)
