@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 # The guidance scale shipped with the toy teacher (chosen from the sweep in docs/toy-world.md).
 TOY_GUIDANCE = 3.0
-TOY_STEPS = (25, 4, 1)  # 25 flow-Euler steps is the teacher reference: 50 (and 8) no longer fit the 3-minute budget beside the students
+# The teacher's step counts in the default suite: 25 flow-Euler steps is its reference, 4 and 1 match the students.
+TOY_STEPS = (25, 4, 1)
 
 
 def student_defaults(files: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -35,7 +36,8 @@ def default_toy_suite():
     from ddmd_bench.toy import shipped
 
     teacher = [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
-    students = [ToyGeneratorSpec(name, **opts) for name, opts in student_defaults(shipped.read_manifest()["files"]).items()]
+    students = [ToyGeneratorSpec(name, **opts)
+                for name, opts in student_defaults(shipped.read_manifest()["files"]).items()]
     return teacher + students
 
 
@@ -82,7 +84,8 @@ def _toy_generator(text: str):
     from ddmd_bench.toy import shipped
 
     files = shipped.read_manifest()["files"]
-    shipped_models = [k.removesuffix(".safetensors") for k, v in files.items() if v.get("kind") in ("teacher", "student")]
+    shipped_models = [k.removesuffix(".safetensors") for k, v in files.items()
+                      if v.get("kind") in ("teacher", "student")]
     spec = ToyGeneratorSpec.parse(text, student_defaults(files))
     if spec.model not in shipped_models:
         suite = [s.name for s in default_toy_suite()]

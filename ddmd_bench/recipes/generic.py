@@ -41,7 +41,8 @@ def generic_recipe(path: str | Path) -> Recipe:
     slot = "unet" if isinstance(index.get("unet"), list) and index["unet"][0] else "transformer"
     order = getattr(getattr(diffusers, scheduler), "order", 1)
     return Recipe(
-        name=f"pipeline:{path.name}@{content_tag(path)}", method="local pipeline", pipeline=cls_name, base=Repo(str(path), local=str(path)),
+        name=f"pipeline:{path.name}@{content_tag(path)}", method="local pipeline", pipeline=cls_name,
+        base=Repo(str(path), local=str(path)),
         scheduler=SchedulerSpec(scheduler), steps=steps, guidance=guidance, resolution=_resolution(path, slot),
         forwards=steps if order == 1 else order * steps - 1, dtype="float16" if slot == "unet" else "bfloat16",
         sources=(str(path),), notes=notes)
