@@ -49,7 +49,8 @@ class DMDLossConfig:
         NORMS.get(self.normalization)
         TERM_CHOICES.get(self.terms)
         if self.shift is not None and not self.shift > 0:
-            raise ValueError(f"loss.shift must be a positive number (or unset to take the teacher's), got {self.shift}")
+            raise ValueError(f"loss.shift must be a positive number (or unset to take the teacher's), "
+                             f"got {self.shift}")
         if self.terms == "ca" and self.guidance == 1.0:
             raise ValueError("CA-only training with guidance 1 has no loss at all (the CA term is (alpha-1)(...))")
 

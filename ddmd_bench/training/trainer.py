@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,28 @@ log = logging.getLogger(__name__)
 
 class TrainingDiverged(RuntimeError):
     """The run produced NaN/inf or exploded; the last good checkpoint is kept."""
+
+
+def divergence_message(per_rank: list[list[float]], step: int, what: str, max_std: float,
+                       last_good: str) -> str | None:
+    """The stop message for every rank's [loss, output std, non-finite predictions] (None when all are fine).
+
+    Built from gathered values only, so it is the same on every rank."""
+    def where(ranks: list[int]) -> str:
+        return f" on rank {', '.join(map(str, ranks))} of {len(per_rank)}" if len(per_rank) > 1 else ""
+
+    bad = [r for r, (loss, _, nonfinite) in enumerate(per_rank) if nonfinite or not math.isfinite(loss)]
+    if bad:
+        first = per_rank[bad[0]]
+        culprit, value = ("a teacher/fake prediction", "non-finite") if first[2] else (what, first[0])
+        return (f"{culprit} became {value} at step {step + 1}{where(bad)}; stopped before updating. "
+                f"Last good checkpoint: {last_good}. Lower the learning rate or guidance.")
+    blown = [r for r, (_, std, _) in enumerate(per_rank) if std > max_std]
+    if blown:
+        worst = max(per_rank[r][1] for r in blown)
+        return (f"student output std {worst:.2f} exceeds {max_std} at step {step + 1}{where(blown)} (variance "
+                f"blow-up, the CA-collapse signature); last good checkpoint: {last_good}")
+    return None
 
 
 @dataclass
@@ -203,8 +226,7 @@ class Trainer:
             g = nets.gan.generator_loss(nets.fake, x, cond, gen, rows, n)
             stats["gan_g"] = g.item()
             loss = loss + cfg.gan_weight * g
-        self._check(step, loss if not stats["nonfinite"] else torch.tensor(float("nan")), x,
-                    what="generator loss" if not stats["nonfinite"] else "a teacher/fake prediction")
+        self._check(step, loss, x, "generator loss", stats["nonfinite"])
         grad_norm = self._update(nets.opt_student, student, loss, cfg.lr * lr_scale)
         nets.ema.update(nets.student)
         fake_losses = []
@@ -254,15 +276,20 @@ class Trainer:
         opt.step()
         return float(sharding.full(norm))
 
-    def _check(self, step: int, loss: torch.Tensor, x: torch.Tensor | None, what: str = "generator loss") -> None:
-        where = f"{self.out_dir / 'state.pt'} (step {self.last_good})" if self.last_good else "none yet"
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(f"{what} became {loss.item()} at step {step + 1}; stopped before updating. "
-                                   f"Last good checkpoint: {where}. Lower the learning rate or guidance.")
-        if x is not None and float(x.detach().std()) > self.cfg.divergence_std:
-            raise TrainingDiverged(
-                f"student output std {float(x.detach().std()):.2f} exceeds {self.cfg.divergence_std} at step "
-                f"{step + 1} (variance blow-up, the CA-collapse signature); last good checkpoint: {where}")
+    def _check(self, step: int, loss: torch.Tensor, x: torch.Tensor | None, what: str = "generator loss",
+               nonfinite: float = 0.0) -> None:
+        """Stop on a non-finite loss or prediction, or a variance blow-up, on any rank. The decision is collective
+        (every rank gathers every rank's values), so all ranks raise the same error together: a rank stopping
+        alone would leave the others waiting forever in the next gradient all-reduce."""
+        std = float(x.detach().std()) if x is not None else 0.0
+        per_rank = self.world.gather([float(loss.detach()), std, float(nonfinite)])
+        message = divergence_message(per_rank, step, what, self.cfg.divergence_std if x is not None else math.inf,
+                                     self._last_good_text())
+        if message is not None:
+            raise TrainingDiverged(message)
+
+    def _last_good_text(self) -> str:
+        return f"{self.out_dir / 'state.pt'} (step {self.last_good})" if self.last_good else "none yet"
 
     # ------------------------------------------------------------------------------------ state and export
     def _save(self, nets: Nets, step: int) -> None:
@@ -297,8 +324,10 @@ class Trainer:
         state = load_state(self.out_dir / "state.pt")
         if state is None:
             return 0
-        # Fields added to the config since the state was saved take their defaults (old runs stay resumable).
-        saved = json.loads(json.dumps(DistillConfig.from_dict(json.loads(state["config"])).to_dict()))
+        # Fields added to the config since the state was saved take their defaults (old runs stay resumable); an
+        # unset shift means the teacher's, as for the running config.
+        saved_cfg = self._resolve_shift(DistillConfig.from_dict(json.loads(state["config"])))
+        saved = json.loads(json.dumps(saved_cfg.to_dict()))
         if saved != json.loads(json.dumps(self.cfg.to_dict())):
             raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
                              f"delete {self.out_dir / 'state.pt'}")

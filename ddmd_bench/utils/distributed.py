@@ -62,6 +62,15 @@ class World:
         dist.all_reduce(t)
         return float(t)
 
+    def gather(self, values: list[float]) -> list[list[float]]:
+        """Every rank's `values` (float64), in rank order; a collective, so every rank must call it."""
+        if self.size == 1:
+            return [[float(v) for v in values]]
+        t = torch.tensor(values, dtype=torch.float64)
+        out = [torch.empty_like(t) for _ in range(self.size)]
+        dist.all_gather(out, t)
+        return [o.tolist() for o in out]
+
     def barrier(self) -> None:
         """Wait for every rank (no-op alone)."""
         if self.size > 1:

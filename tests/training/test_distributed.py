@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -107,3 +108,55 @@ def test_fsdp_state_is_not_resumed_without_fsdp(tmp_path):
     torch.save(state, tmp_path / "run" / "state.pt")
     with pytest.raises(ValueError, match="saved by a FSDP run"):
         _train(str(tmp_path / "run"))
+
+
+def _diverging_worker(rank: int, world: int, port: int, out: str) -> None:
+    """Rank 1's teacher predicts NaN from the first step; rank 0's is fine. Each rank writes how it stopped."""
+    import datetime
+    from dataclasses import replace
+
+    import torch.distributed as dist
+
+    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
+    from tests.training.tiny import tiny_flow_bundle
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    # A short collective timeout: a rank left waiting in an all-reduce fails in seconds instead of half an hour.
+    dist.init_process_group("gloo", timeout=datetime.timedelta(seconds=120))
+    teacher = tiny_flow_bundle()
+    call = teacher.call
+
+    def poisoned(net, x, sigma, cond):
+        y = call(net, x, sigma, cond)
+        return y * float("nan") if rank == 1 and net is teacher.net else y
+
+    try:
+        Trainer(CFG, out, teacher=replace(teacher, call=poisoned), prompts=_prompts).run()
+        outcome = "finished"
+    except TrainingDiverged as exc:
+        outcome = f"TrainingDiverged: {exc}"
+    except Exception as exc:  # noqa: BLE001 - any other stop is the failure the test reports
+        outcome = f"{type(exc).__name__}: {exc}"
+    finally:
+        dist.destroy_process_group()
+    with open(os.path.join(out, f"rank{rank}.txt"), "w") as f:
+        f.write(outcome)
+
+
+def test_divergence_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    ctx = mp.spawn(_diverging_worker, args=(2, _free_port(), str(out)), nprocs=2, join=False)
+    deadline = time.monotonic() + 600
+    while not ctx.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in ctx.processes:
+                p.kill()
+            pytest.fail("ranks did not stop within 600 s (one waiting on a collective the other left)")
+    messages = [(out / f"rank{r}.txt").read_text() for r in (0, 1)]
+    assert messages[0] == messages[1], messages
+    assert messages[0].startswith("TrainingDiverged: a teacher/fake prediction became non-finite at step 1 on rank 1 "
+                                  "of 2"), messages[0]
+    assert not (out / "student.safetensors").exists()

@@ -110,7 +110,7 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
         poisoned["on"] = step >= 3  # steps are 0-based here: the 4th update sees a NaN teacher
         return ["a prompt"] * n
 
-    with pytest.raises(TrainingDiverged, match=r"became nan at step 4.*state.pt \(step 2\)"):
+    with pytest.raises(TrainingDiverged, match=r"prediction became non-finite at step 4.*state.pt \(step 2\)"):
         Trainer(CFG, tmp_path / "r", teacher=replace(teacher, call=call), prompts=prompts).run()
     assert load_state(tmp_path / "r" / "state.pt")["step"] == 2
     assert not (tmp_path / "r" / "student.safetensors").exists()
