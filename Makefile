@@ -27,7 +27,7 @@ test: $(STAMP)
 # goes to benchmarks/results.json and the ratios with the machine description to benchmarks/summary.json.
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest benchmarks \
-		--benchmark-only --benchmark-json=benchmarks/results.json -p no:cacheprovider
+		--benchmark-only --benchmark-json=benchmarks/results.json --timeout 7200 -p no:cacheprovider
 
 # Mutation testing of the core math and bookkeeping (docs/mutation.md); one nice'd worker, results cached in mutants/
 mutate: $(STAMP)

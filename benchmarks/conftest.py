@@ -33,8 +33,9 @@ def machine() -> dict:
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Merge this session's ratios into the summary (a partial run, e.g. `-k frechet`, updates only its own)."""
-    if not RATIOS or exitstatus != 0:
+    """Merge this session's ratios into the summary (a partial run, e.g. `-k frechet`, updates only its own; a
+    failed benchmark records no ratio, the others keep theirs)."""
+    if not RATIOS:
         return
     old = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
     ratios = {**old.get("ratios", {}), **RATIOS}
