@@ -19,6 +19,7 @@ from ddmd_bench.evaluation import shards
 from ddmd_bench.evaluation.environment import device_info, environment
 from ddmd_bench.evaluation.records import SCHEMA_VERSION
 from ddmd_bench.evaluation.resize import AtResolution
+from ddmd_bench.generators.base import ColdStartable
 from ddmd_bench.literature.gates import gate_for
 from ddmd_bench.metrics import latency as latency_mod
 from ddmd_bench.metrics.base import Metric, MetricValue
@@ -74,7 +75,9 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     torchrun, ranks share the chunks out, each merges its own, and the metrics reduce their states over ranks."""
     device = device or getattr(generator, "device", None) or torch.device("cpu")
     world = world or World.current()
-    generator = AtResolution(generator, protocol.resolution, getattr(context, "resize_generated", False))
+    built = generator
+    resize = getattr(context, "resize_generated", False)
+    generator = AtResolution(generator, protocol.resolution, resize)
     check_prompts(protocol, context.prompt_set)  # before any model is loaded or image generated
     prompts = context.prompt_set.prompts
     metrics = context.build_metrics(protocol)
@@ -83,6 +86,8 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     t0 = time.perf_counter()
     plan = shards.ShardPlan(len(prompts), batch_size, world.rank, world.size)
     key = shards.run_key(protocol.fingerprint, generator.describe(), batch_size)
+    # Before any image of the run: a cold start timed after it would be a warm call.
+    cold = _cold_start(built, protocol, resize, prompts[0], device) if world.is_main else None
     with contextlib.ExitStack() as stack:
         if work_dir is None:
             work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
@@ -97,6 +102,7 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
                                                                ("warmup", "rounds", "batch_size")}),
                                   device, protocol.latency.get("what", "generate()"),
                                   getattr(generator, "stage_seconds", None))
+    latency["cold_start"] = cold
     record = build_record(generator, protocol, prompts, results, latency, device, started,
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
@@ -115,6 +121,15 @@ def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: 
     if failed:
         raise MetricFailed(f"metrics failed: {', '.join(failed)}", record)
     return record
+
+
+def _cold_start(generator, protocol: Protocol, resize: bool, prompt: str, device: torch.device) -> dict[str, Any]:
+    """Load + first image of a newly built instance of `generator` (recorded apart from the warm latency), or why
+    it was not measured."""
+    if not isinstance(generator, ColdStartable):
+        return {"seconds": None, "what": f"not measured: {type(generator).__name__} cannot build a new instance"}
+    return latency_mod.cold_start(lambda: AtResolution(generator.fresh(), protocol.resolution, resize),
+                                  lambda g: g.load(), lambda g: g.generate([prompt], [protocol.seed_base]), device)
 
 
 def build_record(generator, protocol: Protocol, prompts, results, latency, device, started, timings) -> dict:

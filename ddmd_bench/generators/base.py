@@ -22,3 +22,14 @@ class Generator(Protocol):
     @property
     def nfe(self) -> int:
         """Denoiser forward passes per image (a guided step counts 2)."""
+
+
+@runtime_checkable
+class ColdStartable(Protocol):
+    """A generator whose cold start can be timed: a new instance that has loaded nothing, then its load."""
+
+    def fresh(self) -> ColdStartable:
+        """An instance of the same generator that has not loaded its weights yet and shares no cached model."""
+
+    def load(self) -> None:
+        """Load the weights now (a no-op once loaded)."""

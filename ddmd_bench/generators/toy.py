@@ -100,18 +100,26 @@ class CompiledDenoiser(torch.nn.Module):
 class ToyGenerator:
     """A `Generator` over a shipped toy model."""
 
-    def __init__(self, spec: ToyGeneratorSpec) -> None:
+    def __init__(self, spec: ToyGeneratorSpec, cached: bool = True) -> None:
         SCHEDULERS.get(spec.scheduler)  # fail on a bad name before loading anything
         if spec.steps < 1:
             raise ValueError(f"steps must be >= 1, got {spec.steps}")
         self.spec = spec
         self.name = spec.name
-        model, tokenizer, self._meta = load_denoiser(spec.model)
+        model, tokenizer, self._meta = load_denoiser(spec.model, cached)
         if spec.compile:
             model = CompiledDenoiser(model)
         self._config = TeacherConfig.from_dict(self._meta["model_config"])
         self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps), spec.steps,
                                   spec.guidance)
+
+    def fresh(self) -> ToyGenerator:
+        """A new instance that reads, verifies and builds its weights again (no shared cache): its construction is
+        the load a cold start times."""
+        return ToyGenerator(self.spec, cached=False)
+
+    def load(self) -> None:
+        """Nothing to do: a toy generator loads its weights when it is built."""
 
     def generate(self, prompts: list[str], seeds: list[int]) -> torch.Tensor:
         """uint8 images [N, 3, 16, 16]."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ddmd_bench.metrics import dispersion
+
 LATENCY_KEYS = {"latency.p50": "median", "latency.median": "median", "latency.p90": "p90", "latency.mean": "mean"}
 
 
@@ -77,11 +79,18 @@ def compare_records(ra: dict[str, Any], rb: dict[str, Any]) -> list[Comparison]:
     out = [compare_metric(n, ra["metrics"][n], rb["metrics"][n]) for n in ra["metrics"] if n in rb["metrics"]]
     la, lb = ra.get("latency", {}), rb.get("latency", {})
     if "median" in la and "median" in lb:
-        same_hw = la.get("device", {}).get("name") == lb.get("device", {}).get("name")
+        same_hw = dispersion.hardware(la) == dispersion.hardware(lb)
         note = "same hardware" if same_hw else "DIFFERENT hardware: not comparable"
+        noisy = [label for label, lat in (("A", la), ("B", lb)) if dispersion.is_noisy(lat)]
+        if noisy:
+            note += f"; NOISY ({' and '.join(noisy)}: IQR above {dispersion.NOISY_RELATIVE_IQR:.0%} of the median)"
         out.append(Comparison("latency.p50", la["median"], lb["median"], lb["median"] - la["median"], None, None,
                               note, f"B/A = {lb['median'] / la['median']:.3f}" if la["median"] else "n/a"))
     return out
+
+
+class GateRefused(ValueError):
+    """A gate that cannot be decided from these two entries (noisy latency, different hardware)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,12 @@ class Gate:
         return cls(m[1], float(m[2]) / (100 if m[3] else 1), bool(m[3]))
 
     def check(self, ra: dict[str, Any], rb: dict[str, Any]) -> str | None:
-        """None if B passes, else a message."""
+        """None if B passes, else a message. A latency gate between noisy measurements or different hardware
+        raises `GateRefused`: such a difference says nothing either way."""
+        if self.metric in LATENCY_KEYS:
+            problem = dispersion.comparison_problem(ra.get("latency") or {}, rb.get("latency") or {})
+            if problem is not None:
+                raise GateRefused(f"refusing the gate {self.metric}: {problem}")
         a, b, hib = _value(ra, self.metric), _value(rb, self.metric), _higher_is_better(ra, self.metric)
         worse_by = (a - b) if hib else (b - a)
         limit = abs(a) * self.amount if self.relative else self.amount

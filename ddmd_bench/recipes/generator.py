@@ -91,6 +91,15 @@ class DiffusersGenerator:
             "files": self.prepared.record(), "settings": self.settings.record(self.recipe.dtype),
             "scheduler": build.scheduler_record(self.prepared), "nfe": self.nfe, "diffusers": diffusers.__version__}))
 
+    def fresh(self) -> DiffusersGenerator:
+        """An instance that has not loaded its pipeline, for timing a cold start: this one while nothing is loaded
+        (its load then serves the run too), else a new one."""
+        return self if self._pipe is None else DiffusersGenerator(self.recipe, self.settings, self.name)
+
+    def load(self) -> None:
+        """Load the pipeline now."""
+        self.pipeline()
+
     def pipeline(self):
         """The loaded pipeline (built on first use), with the call counter attached."""
         if self._pipe is None:

@@ -20,24 +20,31 @@ def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], name: 
             f"unexpected {result.unexpected_keys[:5]}; regenerate it with `{shipped.regenerate_command(name)}`")
 
 
-def load_denoiser(name: str = "teacher") -> tuple[ToyDenoiser, object, dict]:
-    """(denoiser, tokenizer, manifest entry) of a shipped toy generator (the teacher or a student)."""
-    return _load_denoiser(name, shipped.weights_dir())
+def load_denoiser(name: str = "teacher", cached: bool = True) -> tuple[ToyDenoiser, object, dict]:
+    """(denoiser, tokenizer, manifest entry) of a shipped toy generator (the teacher or a student); `cached=False`
+    reads and builds everything again (what a cold start times)."""
+    folder = shipped.weights_dir()
+    return _load_denoiser(name, folder) if cached else _read_denoiser(name, folder, cached=False)
 
 
 @lru_cache(maxsize=16)
 def _load_denoiser(name: str, folder: Path) -> tuple[ToyDenoiser, object, dict]:
+    return _read_denoiser(name, folder, cached=True)
+
+
+def _read_denoiser(name: str, folder: Path, cached: bool) -> tuple[ToyDenoiser, object, dict]:
     state, meta = shipped.load_state_dict(name, folder)
     if meta.get("kind") == "student":
-        return _load_student(name, state, meta, folder)
+        return _load_student(name, state, meta, folder, cached)
     model, tokenizer = build_teacher(TeacherConfig.from_dict(meta["model_config"]))
     _load_strict(model, state, name)
     return model.eval().requires_grad_(False), tokenizer, meta
 
 
-def _load_student(name: str, state: dict[str, torch.Tensor], meta: dict, folder: Path):
+def _load_student(name: str, state: dict[str, torch.Tensor], meta: dict, folder: Path, cached: bool = True):
     """A distilled student: the teacher with the shipped LoRA (or full) weights folded in."""
-    teacher, tokenizer, teacher_meta = _load_denoiser("teacher", folder)
+    teacher, tokenizer, teacher_meta = (_load_denoiser("teacher", folder) if cached
+                                        else _read_denoiser("teacher", folder, cached=False))
     if meta["teacher_sha256"] != teacher_meta["sha256"]:
         raise shipped.WeightsError(
             f"shipped student {name!r} was distilled from teacher {meta['teacher_sha256'][:12]}, but the shipped "

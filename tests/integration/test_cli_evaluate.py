@@ -113,8 +113,8 @@ def test_leaderboard_commands_on_a_real_toy_leaderboard(tmp_path):
     codes = [runner.invoke(main, ["leaderboard", "compare", lb, a, b, "--fail-on", "fid:+0"]).exit_code
              for a, b in (("0", "1"), ("1", "0"))]
     assert sorted(codes) == [0, 1]
-    loose = runner.invoke(main, ["leaderboard", "compare", lb, "0", "1", "--fail-on", "fid:+1000000",
-                                 "--fail-on", "latency.p50:100000%"])
+    # (latency gates are tested on fixed numbers: these were measured on a possibly busy machine)
+    loose = runner.invoke(main, ["leaderboard", "compare", lb, "0", "1", "--fail-on", "fid:+1000000"])
     assert loose.exit_code == 0 and "GATE FAILED" not in loose.output
     unknown = runner.invoke(main, ["leaderboard", "compare", lb, "toy-teacher/euler-3/nocfg", "0"])
     assert unknown.exit_code != 0 and "did you mean" in unknown.output
