@@ -6,6 +6,8 @@
 # agree between the two sides), and the weights are random.
 #
 #   bash scripts/image_reward_parity.sh            # prints max |difference|, writes docs/image-reward-parity.json
+#                                                  # and the official tensor names and shapes to
+#                                                  # tests/fixtures/image_reward_official_state_dict.json
 #
 # Environment: IR_VENV (default /tmp/ddmd-ir-parity-venv), PYTHON (default python3.11 or python3).
 set -euo pipefail
@@ -27,4 +29,6 @@ fi
 export HF_HOME="$WORK/hf" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 "$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity prepare "$WORK"
 "$VENV/bin/python" "$ROOT/ddmd_bench/metrics/image_reward_parity.py" official "$WORK"
+"$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity keys "$WORK" \
+    "$ROOT/tests/fixtures/image_reward_official_state_dict.json"
 "$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity compare "$WORK" "$ROOT/docs/image-reward-parity.json"

@@ -2,6 +2,7 @@
 
   prepare WORK     (project env)   synthetic bert-base-uncased HF cache, med_config.json, random images, prompts
   official WORK    (isolated env)  random-init the official model, save ImageReward.pt, score with its `score()`
+  keys WORK OUT    (project env)   the official checkpoint's tensor names and shapes, as JSON (a test fixture)
   compare WORK OUT (project env)   load ImageReward.pt into ours strictly, score in batches, compare, write OUT
 
 This file is also run by path inside the isolated environment, so its top level imports only the standard library.
@@ -146,7 +147,22 @@ def compare(work: Path, out: Path) -> float:
     return diff
 
 
+def keys(work: Path, out: Path) -> None:
+    """Write [[name, shape], ...] of the official model's state_dict (sorted by name): what a converted checkpoint
+    must cover, so tests can check the key map against the official names without the package installed."""
+    import torch
+
+    state = torch.load(work / "ImageReward.pt", map_location="cpu", weights_only=True)
+    rows = [[name, list(t.shape)] for name, t in sorted(state.items())]
+    header = {"source": "image-reward 1.5, ImageReward(med_config=BLIP med_config.json).state_dict()",
+              "med_config": MED_CONFIG}
+    lines = ",\n".join(json.dumps(r) for r in rows)  # one tensor per line, so a diff shows which one changed
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(header)[:-1] + ', "state_dict": [\n' + lines + "\n]}\n")
+    print(f"{len(rows)} tensors -> {out}")
+
+
 if __name__ == "__main__":
     step, work = sys.argv[1], Path(sys.argv[2])
-    {"prepare": lambda: prepare(work), "official": lambda: official(work),
+    {"prepare": lambda: prepare(work), "official": lambda: official(work), "keys": lambda: keys(work, Path(sys.argv[3])),
      "compare": lambda: compare(work, Path(sys.argv[3]))}[step]()

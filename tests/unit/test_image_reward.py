@@ -1,11 +1,14 @@
-"""ImageReward on transformers BLIP modules: strict key map, batching, preprocessing, bad input.
+"""ImageReward on transformers BLIP modules: strict key map (against the official tensor list), batching,
+preprocessing, bad input.
 
-Parity with the official package is checked by scripts/image_reward_parity.sh (isolated environment)."""
+Score parity with the official package is checked by scripts/image_reward_parity.sh (isolated environment)."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,33 +29,43 @@ TINY = ImageRewardConfig(image_size=32, patch_size=8, vision_width=32, vision_la
                                "hidden_act": "gelu", "pad_token_id": 0},
                          head=(16, 8, 4, 2), max_length=8)
 
-# Inverse of the key map: how the official BLIP checkpoint names each tensor (BLIP's vit.py / med.py / ImageReward).
-_TO_OFFICIAL = (
-    (r"vision\.embeddings\.class_embedding", "blip.visual_encoder.cls_token"),
-    (r"vision\.embeddings\.position_embedding", "blip.visual_encoder.pos_embed"),
-    (r"vision\.embeddings\.patch_embedding\.(\w+)", r"blip.visual_encoder.patch_embed.proj.\1"),
-    (r"vision\.encoder\.layers\.(\d+)\.layer_norm1\.(\w+)", r"blip.visual_encoder.blocks.\1.norm1.\2"),
-    (r"vision\.encoder\.layers\.(\d+)\.layer_norm2\.(\w+)", r"blip.visual_encoder.blocks.\1.norm2.\2"),
-    (r"vision\.encoder\.layers\.(\d+)\.self_attn\.qkv\.(\w+)", r"blip.visual_encoder.blocks.\1.attn.qkv.\2"),
-    (r"vision\.encoder\.layers\.(\d+)\.self_attn\.projection\.(\w+)", r"blip.visual_encoder.blocks.\1.attn.proj.\2"),
-    (r"vision\.encoder\.layers\.(\d+)\.mlp\.(fc\d)\.(\w+)", r"blip.visual_encoder.blocks.\1.mlp.\2.\3"),
-    (r"vision\.post_layernorm\.(\w+)", r"blip.visual_encoder.norm.\1"),
-    (r"text\.(.+)", r"blip.text_encoder.\1"),
-    (r"head\.(\d+)\.(\w+)", r"mlp.layers.\1.\2"),
-    (r"(vision_proj|text_proj)\.(\w+)", r"blip.\1.\2"),
-)
+# Every tensor of the official ImageReward model (image-reward 1.5), by name and shape, dumped from the official
+# package by scripts/image_reward_parity.sh: the key map is checked against these names, not against our own guess.
+OFFICIAL = json.loads((Path(__file__).parents[1] / "fixtures" / "image_reward_official_state_dict.json").read_text())
+
+
+def _layer_count(names, pattern):
+    return 1 + max(int(m[1]) for n in names if (m := re.match(pattern, n)))
+
+
+def test_every_official_tensor_maps_onto_the_full_size_model_with_its_shape():
+    names = {name: tuple(shape) for name, shape in OFFICIAL["state_dict"]}
+    assert _layer_count(names, r"blip\.visual_encoder\.blocks\.(\d+)\.") == 24
+    state = {n: torch.empty(s, device="meta") for n, s in names.items()}
+    positions = "blip.text_encoder.embeddings.position_ids"  # an arange buffer the converter checks by value
+    state[positions] = torch.arange(names[positions][-1]).view(1, -1)
+    mapped = convert_official_state_dict(state)
+    with torch.device("meta"):
+        own = ImageRewardModel(ImageRewardConfig.from_med_config(OFFICIAL["med_config"])).state_dict()
+    assert sorted(mapped) == sorted(own)
+    assert [k for k in own if tuple(mapped[k].shape) != tuple(own[k].shape)] == []
 
 
 def _official_state(model: ImageRewardModel) -> dict[str, torch.Tensor]:
+    """A checkpoint for the tiny model under the official names: the fixture's names for the tiny model's layer
+    counts, each filled with the tensor the key map sends it to."""
+    own = model.state_dict()
+    vision, text = model.config.vision_layers, model.config.text["num_hidden_layers"]
     out = {}
-    for key, value in model.state_dict().items():
-        for pattern, repl in _TO_OFFICIAL:
-            if re.fullmatch(pattern, key):
-                out[re.sub(pattern, repl, key)] = value.clone()
-                break
-        else:
-            raise AssertionError(f"no official name for {key}")
-    out["blip.text_encoder.embeddings.position_ids"] = torch.arange(16).view(1, -1)
+    for name, _ in OFFICIAL["state_dict"]:
+        block = re.match(r"blip\.(?:visual_encoder\.blocks|text_encoder\.encoder\.layer)\.(\d+)\.", name)
+        if block and int(block[1]) >= (vision if "visual" in name else text):
+            continue
+        if name == "blip.text_encoder.embeddings.position_ids":
+            out[name] = torch.arange(model.config.text["max_position_embeddings"]).view(1, -1)
+            continue
+        target = next(iter(convert_official_state_dict({name: torch.zeros(0)})))
+        out[name] = own[target].clone()
     return out
 
 
