@@ -5,6 +5,10 @@ cores ran toy evaluations many times slower than with one thread each. The defau
 process may run on (its CPU affinity, which containers and `taskset` restrict) divided among the local processes of
 a launch (torchrun's LOCAL_WORLD_SIZE). An explicit `--threads` wins, then an OMP_NUM_THREADS the user set.
 
+numpy's own BLAS (OpenBLAS; torch uses MKL and OpenMP) gets one thread unless OPENBLAS_NUM_THREADS says otherwise:
+it only runs the metric math on small matrices (FID covariances, 200 bootstrap resamples of a 128-d one), where a
+second thread costs more than it saves and, on a busy machine, made the toy FID bootstrap 20x slower.
+
 `configure` is meant to run before torch or numpy load: it sets the OpenMP/BLAS environment variables, which those
 libraries read once at import; if torch is already loaded it also sets torch's intra-op pool.
 """
@@ -20,8 +24,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Variables read at library load: OpenMP (torch, OpenBLAS built with OpenMP), OpenBLAS's own pool, MKL.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# Variables read at library load: OpenMP (torch's intra-op pool) and MKL (torch's BLAS) get the chosen count;
+# OpenBLAS (numpy's BLAS) gets NUMPY_BLAS_THREADS.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+NUMPY_BLAS_VARIABLE = "OPENBLAS_NUM_THREADS"
+NUMPY_BLAS_THREADS = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +90,10 @@ def configure(requested: int | None = None) -> ThreadChoice:
     global _current
     choice = choose_threads(requested)
     for name in THREAD_VARIABLES:
-        if requested is not None or not os.environ.get(name, "").strip().isdigit():  # keep a value the user set
+        if requested is not None or not _is_set(name):  # keep a value the user set
             os.environ[name] = str(choice.threads)
+    if not _is_set(NUMPY_BLAS_VARIABLE):
+        os.environ[NUMPY_BLAS_VARIABLE] = str(NUMPY_BLAS_THREADS)
     if "torch" in sys.modules:  # already loaded: the variables above came too late for its pool
         sys.modules["torch"].set_num_threads(choice.threads)
     log.info("using %d CPU threads per process (%s: %d cores, %d local processes)", choice.threads, choice.source,
@@ -93,9 +102,13 @@ def configure(requested: int | None = None) -> ThreadChoice:
     return choice
 
 
+def _is_set(name: str) -> bool:
+    return os.environ.get(name, "").strip().isdigit()
+
+
 def current() -> dict[str, Any]:
     """The applied choice plus torch's actual pool size, for a result's environment (None fields if never set)."""
     torch_threads = sys.modules["torch"].get_num_threads() if "torch" in sys.modules else None
     chosen = _current.to_dict() if _current is not None else {"threads": None, "source": "library default",
                                                               "cores": available_cores(), "local_processes": None}
-    return {**chosen, "torch_intra_op": torch_threads}
+    return {**chosen, "torch_intra_op": torch_threads, "numpy_blas": os.environ.get(NUMPY_BLAS_VARIABLE)}

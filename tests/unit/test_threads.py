@@ -47,14 +47,17 @@ from ddmd_bench.utils import threads
 choice = threads.configure(int(sys.argv[1]) if len(sys.argv) > 1 else None)
 import torch
 from ddmd_bench.evaluation.environment import environment
-print(json.dumps({"torch": torch.get_num_threads(), "recorded": environment()["threads"]}))
+import os
+print(json.dumps({"torch": torch.get_num_threads(), "recorded": environment()["threads"],
+                  "openblas": os.environ.get("OPENBLAS_NUM_THREADS")}))
 """
 
 
 @pytest.mark.parametrize("args, env, expected", [([], {"LOCAL_WORLD_SIZE": "2"}, None), (["1"], {}, 1)],
                          ids=["torchrun-default", "--threads"])
 def test_configure_before_torch_loads_sets_its_pool_and_the_record(args, env, expected):
-    clean = {k: v for k, v in os.environ.items() if k not in threads.THREAD_VARIABLES + ("LOCAL_WORLD_SIZE",)}
+    clean = {k: v for k, v in os.environ.items()
+             if k not in threads.THREAD_VARIABLES + (threads.NUMPY_BLAS_VARIABLE, "LOCAL_WORLD_SIZE")}
     done = subprocess.run([sys.executable, "-c", _PROBE, *args], env={**clean, **env}, capture_output=True,
                           text=True, timeout=600)
     assert done.returncode == 0, done.stderr
@@ -63,3 +66,4 @@ def test_configure_before_torch_loads_sets_its_pool_and_the_record(args, env, ex
         expected = max(1, threads.available_cores() // 2)
     assert out["torch"] == expected
     assert out["recorded"]["threads"] == expected and out["recorded"]["torch_intra_op"] == expected
+    assert out["openblas"] == "1" and out["recorded"]["numpy_blas"] == "1"  # numpy's small-matrix BLAS: one thread
