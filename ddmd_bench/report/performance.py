@@ -15,6 +15,8 @@ LABELS = {
     "frechet_2048d_cholesky_vs_eigh": "Fréchet distance, 2048-d, Cholesky path vs the eigh square-root form",
     "features_64x64px": "clean-fid features in memory vs clean-fid's folder path, 64 px",
     "features_32x512px": "clean-fid features in memory vs clean-fid's folder path, 512 px",
+    "toy_fid_bootstrap_blas_1_vs_2_threads": "toy FID bootstrap (200 resamples, 128-d), numpy BLAS 1 thread vs 2",
+    "toy_fid_bootstrap_cholesky_vs_eigh": "toy FID bootstrap (200 resamples, 128-d), Cholesky path vs eigh form",
     "command_methods_list": "`ddmd-bench methods list`, wall time vs `--help`",
     "command_methods_show_recipe": "`ddmd-bench methods show dmd2-sdxl-4step`, wall time vs `--help`",
     "command_prompts_list": "`ddmd-bench prompts list`, wall time vs `--help`",
@@ -35,6 +37,6 @@ def performance(data: Sources) -> str:
     lines = ["| measurement | ours (median) | baseline (median) | speed-up | rounds |", "|---|---:|---:|---:|---:|"]
     lines += [_row(name, r) for name, r in summary["ratios"].items()]
     lines += ["", f"*From `{SUMMARY}` ({summary['measured']}): {m['cpu']}, {m['cores']} cores available, torch "
-                  f"{m['torch']}, {m['torch_threads']} torch thread(s), BLAS threads {m['blas_threads']}. Each pair "
-                  "alternates round by round in one process, so other load hits both alike.*"]
+                  f"{m['torch']}, {m['torch_threads']} torch thread(s), BLAS threads {m['blas_threads']}. The two sides of each row "
+                  "alternate round by round in the same run, so other load hits both alike.*"]
     return "\n".join(lines)
