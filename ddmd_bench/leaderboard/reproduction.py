@@ -28,6 +28,9 @@ INTERVAL_FRACTION = 0.01
 
 # Record fields that belong to one run, not to what it measured.
 RUN_FIELDS = ("run_id", "created", "timings", "environment", "latency")
+# Record fields that follow from the generated images (the degenerate-output check): a re-run of the same generator
+# finds the same, and a degenerate run is never published, so they say nothing about what was measured.
+IMAGE_CHECK_FIELDS = ("outputs",)
 # Generator fields that name the hardware rather than the generator.
 HARDWARE_FIELDS = ("device",)
 # Metric fields compared with the tolerance; per-sample scores and details follow from them.
@@ -72,7 +75,8 @@ def tolerance(metric: dict[str, Any]) -> float:
 
 def identity(record: dict[str, Any]) -> dict[str, Any]:
     """What a record measured, without its run, its hardware and its quality numbers."""
-    kept = {k: v for k, v in record.items() if k not in RUN_FIELDS and k != "metrics"}
+    kept = {k: v for k, v in record.items()
+            if k not in RUN_FIELDS and k not in IMAGE_CHECK_FIELDS and k != "metrics"}
     kept["generator"] = {k: v for k, v in record.get("generator", {}).items() if k not in HARDWARE_FIELDS}
     kept["metrics"] = {name: _metric_identity(m) for name, m in record.get("metrics", {}).items()}
     return kept

@@ -150,6 +150,21 @@ def test_drift_like_another_cpus_on_a_committed_toy_entry_is_a_reproduction_and_
     assert not reproduction.reproduces(entry.record, flipped)
 
 
+def test_the_image_check_of_a_rerun_is_not_part_of_what_it_measured(tmp_path):
+    """A re-run records its degenerate-output check (`outputs`); an entry written without it is still the same
+    measurement, so the re-run reproduces it instead of adding a ranked entry."""
+    p = _protocol()
+    first = _run(_with_fid(_record(p), 3640.51, (3270.0, 4011.0)), "a", "AMD EPYC", 0.3)
+    store.publish(tmp_path, p, first)
+    path = store.path_for(tmp_path, p)
+    before = path.read_bytes()
+    checked = {**_run(_with_fid(_record(p), 3640.57, (3270.05, 4011.02)), "b", "Intel Xeon", 0.25),
+               "outputs": {"checked": 2, "flat": 0, "distinct": 2, "degenerate": False}}
+    assert store.publish(tmp_path, p, checked).status == "reproduced"
+    assert path.read_bytes() == before
+    assert not reproduction.reproduces(first, {**checked, "generator": {"name": "g", "nfe": 8}})
+
+
 def test_a_measured_rerun_with_other_float_kernels_reproduces_its_entry_far_inside_the_tolerance():
     """A real pair (tests/fixtures/reproduction-pair.json): a committed toy entry and the same generator evaluated
     again with another thread count, so every float reduction ran differently."""
