@@ -65,7 +65,7 @@ def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
     Examples:
       ddmd-bench evaluate                      # every shipped toy model on the toy protocol
       ddmd-bench evaluate --model toy-teacher/euler-4/cfg3 --json
-      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort fid
+      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort fid
       ddmd-bench train teacher --track toy     # retrain the shipped toy teacher
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,
@@ -129,8 +129,9 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
-    record per model under results/ and adds the results to leaderboards/toy-v1.jsonl. Re-running reuses
-    finished results.
+    record per model under results/ and adds the results to leaderboards/toy-v3.jsonl. A re-run that reproduces
+    an entry (same generator identity, quality numbers within the tolerance of docs/leaderboard.md) is recorded in
+    the untracked leaderboards/toy-v3.reproductions.jsonl instead. Re-running reuses finished results.
 
     \b
     Examples:
@@ -392,7 +393,7 @@ def leaderboard() -> None:
 
     \b
     Examples:
-      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort prompt_accuracy
+      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy
       ddmd-bench leaderboard validate leaderboards/
     """
 
@@ -406,7 +407,7 @@ def leaderboard_show(path, sort_by, as_json) -> None:
 
     \b
     Example:
-      ddmd-bench leaderboard show leaderboards/toy-v1.jsonl --sort prompt_accuracy
+      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy
     """
     from ddmd_bench.leaderboard import store, table
 
@@ -472,8 +473,8 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
 
     \b
     Examples:
-      ddmd-bench leaderboard compare leaderboards/toy-v1.jsonl toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
-      ddmd-bench leaderboard compare leaderboards/toy-v1.jsonl 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
+      ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
+      ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
     """
     from dataclasses import asdict
 
@@ -514,9 +515,9 @@ def leaderboard_render(path, fmt, out, sort_by) -> None:
 
     \b
     Examples:
-      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl > table.md
-      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl --format html --out docs/leaderboard.html
-      ddmd-bench leaderboard render leaderboards/toy-v1.jsonl --format png --out docs/
+      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl > table.md
+      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl --format html --out docs/leaderboard.html
+      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl --format png --out docs/
     """
     from ddmd_bench.leaderboard import plots, render, store, table
 
