@@ -32,9 +32,9 @@ def machine() -> dict:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
-def pytest_sessionfinish(session, exitstatus):
-    """Merge this session's ratios into the summary (a partial run, e.g. `-k frechet`, updates only its own; a
-    failed benchmark records no ratio, the others keep theirs)."""
+def pytest_sessionfinish():  # pytest passes only the hook arguments a hook names
+    """Merge the ratios of this benchmark run into the summary (a partial run, e.g. `-k frechet`, updates only its
+    own; a failed benchmark records no ratio, the others keep theirs)."""
     if not RATIOS:
         return
     old = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-# ratio name -> measurement; conftest writes them to benchmarks/summary.json at the end of the session
+# ratio name -> measurement; conftest writes them to benchmarks/summary.json when the benchmark run ends
 RATIOS: dict[str, dict[str, Any]] = {}
 
 
