@@ -337,6 +337,9 @@ def publish(directory: str | Path, protocol: Protocol, record: dict[str, Any],
     """Put a record on its protocol's leaderboard: a new ranked entry, a reproduction of an existing measured entry
     (recorded in the sidecar), or nothing when the same measurement is already there."""
     _check_publishable(protocol, record, origin)
+    # Compared as it will be stored: JSON turns tuples into lists and numpy scalars into numbers, and an in-memory
+    # record must match the entry it reproduces exactly as a re-read one would.
+    record = json.loads(_json_line(record))
     path = path_for(directory, protocol)
     with _locked(path):
         header, entries = read(path) if path.exists() else (_new_header(protocol), [])

@@ -165,6 +165,22 @@ def test_the_image_check_of_a_rerun_is_not_part_of_what_it_measured(tmp_path):
     assert not reproduction.reproduces(first, {**checked, "generator": {"name": "g", "nfe": 8}})
 
 
+def test_an_in_memory_record_with_tuples_reproduces_the_entry_it_was_stored_as(tmp_path):
+    """A fresh run's record holds tuples (timesteps) that the leaderboard file stores as lists: it is compared as it
+    would be stored, so a re-run on other hardware is a reproduction, not a new entry."""
+    p = _protocol()
+    base = _record(p)
+    first = _run(_with_fid({**base, "generator": {**base["generator"], "timesteps": (999, 500)}}, 3640.51,
+                           (3270.0, 4011.0)), "a", "AMD EPYC", 0.3)
+    store.publish(tmp_path, p, first)
+    path = store.path_for(tmp_path, p)
+    before = path.read_bytes()
+    rerun = _run(_with_fid({**base, "generator": {**base["generator"], "timesteps": (999, 500)}}, 3640.57,
+                           (3270.05, 4011.02)), "b", "Intel Xeon", 0.25)
+    assert store.publish(tmp_path, p, rerun).status == "reproduced"
+    assert path.read_bytes() == before
+
+
 def test_a_measured_rerun_with_other_float_kernels_reproduces_its_entry_far_inside_the_tolerance():
     """A real pair (tests/fixtures/reproduction-pair.json): a committed toy entry and the same generator evaluated
     again with another thread count, so every float reduction ran differently."""
