@@ -130,7 +130,9 @@ def test_drift_like_another_cpus_on_a_committed_toy_entry_is_a_reproduction_and_
     the sixth digit, FID +0.06) reproduces an entry; one held-in prompt judged differently does not."""
     from pathlib import Path
 
-    path = sorted((Path(__file__).resolve().parents[2] / "leaderboards").glob("toy-v*.jsonl"))[-1]
+    from ddmd_bench.toy.track import toy_protocol
+
+    path = Path(__file__).resolve().parents[2] / "leaderboards" / f"{toy_protocol()[0].slug}.jsonl"
     entry = next(e for e in store.read(path)[1] if "prompt_accuracy" in e.record["metrics"])
     record = copy.deepcopy(entry.record)
     for name in ("clip_score", "image_reward"):
