@@ -336,7 +336,9 @@ def ablation() -> None:
               help="Score on the first N toy prompts (a smaller protocol, named toy-nN) instead of all.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Training batch (default: presets').")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, threads):
+@click.option("--committed", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/ablation/runs"),
+              show_default=True, help="Runs committed here (same teacher and config) count as finished.")
+def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, threads, committed):
     """Train and score every planned (seed, arm) run that is not finished yet."""
     import torch
 
@@ -360,7 +362,7 @@ def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, t
                          snapshot_every=snapshot_every or default.snapshot_every, prompts=prompts,
                          batch_size=batch_size)
     try:
-        run_all(cfg, out)
+        run_all(cfg, out, committed)
     except AblationMismatch as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"ablation runs in {out}; render with `ddmd-bench ablation report --out {out}`")

@@ -111,20 +111,40 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
     return out / arm / f"seed-{seed}"
 
 
-def run_all(cfg: AblationConfig, out: Path) -> None:
-    """Train and score every planned run that is not finished yet."""
+def run_all(cfg: AblationConfig, out: Path, committed: Path | None = None) -> None:
+    """Train and score every planned run that is not finished yet. A run already committed under `committed` (the
+    report's `runs/` folder) for the same teacher and the same config is finished too: it is not trained again."""
     from ddmd_bench.toy.shipped import entry
 
     for arm in cfg.arms:
         ARMS.get(arm)  # a typo fails before anything is trained
     out.mkdir(parents=True, exist_ok=True)
-    write_identity(out, cfg, entry("teacher")["sha256"])
+    teacher = entry("teacher")["sha256"]
+    write_identity(out, cfg, teacher)
+    done = committed_runs(committed, cfg, teacher) if committed is not None else set()
     scorer = SnapshotScorer(cfg.prompts)
     for seed, arm in cfg.plan():
+        if (arm, seed) in done:
+            log.info("%s seed %d: finished run committed under %s", arm, seed, committed)
+            continue
         folder = run_dir(out, arm, seed)
         train_config = ARMS.get(arm).config(seed, cfg.steps, cfg.snapshot_every, cfg.batch_size)
         train_run(train_config, folder, f"{arm} seed {seed}")
         score_run(folder, train_config, scorer)
+
+
+def committed_runs(committed: Path, cfg: AblationConfig, teacher_sha256: str) -> set[tuple[str, int]]:
+    """(arm, seed) of the runs committed under `committed` by an ablation of the same teacher and training config
+    (steps, snapshots, prompts, batch); empty when there is none or it differs."""
+    identity = committed / "ablation.json"
+    if not identity.exists():
+        return set()
+    kept = json.loads(identity.read_text())
+    same = {"steps", "snapshot_every", "prompts", "batch_size"}
+    if kept.get("teacher_sha256") != teacher_sha256 or any(kept.get(k) != getattr(cfg, k) for k in same):
+        return set()
+    return {(path.parent.parent.name, int(path.parent.name.removeprefix("seed-")))
+            for path in committed.glob("*/seed-*/eval.json")}
 
 
 def train_run(train_config: DistillConfig, folder: Path, label: str) -> None:

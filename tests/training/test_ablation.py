@@ -159,6 +159,11 @@ def test_ablation_run_end_to_end_then_report(tmp_path):
     table = (docs / "table.md").read_text()
     assert CliRunner().invoke(main, ["ablation", "report", "--to", str(docs)]).exit_code == 0
     assert (docs / "table.md").read_text() == table
+    # committed runs of the same teacher and config are not trained again in a new folder
+    fresh = tmp_path / "fresh"
+    result = CliRunner().invoke(main, [*args[:2], "--out", str(fresh), *args[4:], "--committed", str(docs / "runs")])
+    assert result.exit_code == 0, result.output
+    assert not list(fresh.glob("*/seed-*"))
     identity = json.loads((docs / "runs" / "ablation.json").read_text())
     other = tmp_path / "other"
     other.mkdir()
