@@ -19,10 +19,10 @@ import torch
 
 def main() -> dict:
     from ddmd_bench.metrics import latency
-    from ddmd_bench.toy.loaders import load_classifier, load_clip, load_denoiser, load_reward
-    from ddmd_bench.toy.models import TeacherConfig
-    from ddmd_bench.toy.pipeline import SCHEDULERS, ToySampler
-    from ddmd_bench.toy.prompts import toy_prompt_set
+    from ddmd_bench.tracks.toy.loaders import load_classifier, load_clip, load_denoiser, load_reward
+    from ddmd_bench.tracks.toy.models import TeacherConfig
+    from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
+    from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
     assert torch.cuda.is_available(), "no CUDA device"
     dev = torch.device("cuda")

@@ -22,8 +22,8 @@ from ddmd_bench.metrics import latency as latency_mod
 
 def _protocol(n: int):
     from ddmd_bench.prompts import PromptSet
-    from ddmd_bench.toy.prompts import toy_prompt_set
-    from ddmd_bench.toy.track import ToyContext, toy_protocol
+    from ddmd_bench.tracks.toy.prompts import toy_prompt_set
+    from ddmd_bench.tracks.toy.track import ToyContext, toy_protocol
 
     base, _ = toy_protocol()
     full = toy_prompt_set().prompts

@@ -7,8 +7,8 @@ import pytest
 
 from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
 from ddmd_bench.metrics import functional as F
-from ddmd_bench.toy import world
-from ddmd_bench.toy.prompts import toy_prompt_set
+from ddmd_bench.tracks.toy import world
+from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
 PROMPTS = list(toy_prompt_set().prompts[:96])
 

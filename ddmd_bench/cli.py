@@ -291,7 +291,7 @@ def _train_command(name: str, help_text: str):
     def command(track, out, steps, ship, threads):
         import torch
 
-        from ddmd_bench.toy.training import TRAINERS
+        from ddmd_bench.tracks.toy.training import TRAINERS
 
         if threads:
             torch.set_num_threads(threads)
@@ -792,7 +792,7 @@ def stats_make(source, out, extractor, protocol_name, metric, weights, batch_siz
       ddmd-bench stats make real/ --extractor toy --out refs/toy.npz
     """
     from ddmd_bench import resolver
-    from ddmd_bench.literature.references import make_reference_stats
+    from ddmd_bench.tracks.literature.references import make_reference_stats
     from ddmd_bench.metrics import reference
 
     try:
@@ -830,7 +830,7 @@ def doctor(as_json) -> None:
       HF_HUB_OFFLINE=1 ddmd-bench doctor
     """
     from ddmd_bench import resolver
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     rows = resolver.status()
     toy = {name: meta["sha256"][:12] for name, meta in shipped.read_manifest()["files"].items()}

@@ -1,92 +1,17 @@
-"""Protocols: everything that must match for two results to be comparable, and its fingerprint.
+"""The catalogue of named protocols (`--protocol`): the toy track's and the literature track's.
 
-A protocol names its prompt set (name, version, sha256), the number of images per prompt, the resolution, the
-seed rule, the reference set and the exact spec of every metric (implementation, weights sha256,
-preprocessing). Its fingerprint is the sha256 of that canonical JSON: leaderboards refuse results whose
-fingerprint differs.
+Every entry builds a `ddmd_bench.protocol.Protocol` and its evaluation context; the contract itself lives in
+`ddmd_bench.protocol`, so tracks never import this catalogue.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ddmd_bench.protocol import check_prompts
 from ddmd_bench.registry import Registry
-
-
-@dataclass(frozen=True, slots=True)
-class Protocol:
-    """A named, versioned evaluation protocol."""
-
-    name: str
-    version: int
-    track: str
-    prompt_set: dict[str, Any]  # {name, version, n, sha256}
-    images_per_prompt: int
-    resolution: int
-    seed_rule: str  # human-readable and exact, e.g. "seed_i = 1000000 + i"
-    seed_base: int
-    metrics: dict[str, dict[str, Any]]  # metric name -> spec (identity of the metric)
-    latency: dict[str, Any] = field(default_factory=dict)
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form (what leaderboard headers store)."""
-        return asdict(self)
-
-    @property
-    def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of every field except the free-text description."""
-        data = {k: v for k, v in self.to_dict().items() if k != "description"}
-        return hashlib.sha256(canonical_json(data).encode()).hexdigest()
-
-    @property
-    def slug(self) -> str:
-        """File-system name: '<name>-v<version>'."""
-        return f"{self.name}-v{self.version}".replace("[", "_").replace("]", "").replace(":", "")
-
-    def seeds(self, n: int) -> list[int]:
-        """Seeds of the first `n` samples."""
-        return [self.seed_base + i for i in range(n)]
-
-
-def canonical_json(data: Any) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def diff_fields(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    """Dotted paths where two protocol dicts differ (explains a fingerprint mismatch)."""
-    out = []
-    for key in sorted(set(a) | set(b)):
-        path = f"{prefix}{key}"
-        va, vb = a.get(key, "<absent>"), b.get(key, "<absent>")
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += diff_fields(va, vb, path + ".")
-        elif va != vb:
-            out.append(f"{path}: {va!r} != {vb!r}")
-    return out
-
-
-class PromptSetMismatch(ValueError):
-    """The prompts about to be generated are not the prompt set the protocol records."""
-
-
-def check_prompts(protocol: Protocol, prompt_set) -> None:
-    """Pre-generation checks shared by every protocol: the prompt set is valid (not empty, no empty prompt, unique
-    ids) and is exactly the one the protocol records (same count and sha256), so a result can never be filed under
-    a protocol whose prompts it did not use."""
-    from ddmd_bench.prompts import check_prompt_set
-
-    check_prompt_set(prompt_set, f"protocol {protocol.name}")
-    want = protocol.prompt_set
-    if want.get("n") != len(prompt_set.prompts) or want.get("sha256") not in (None, prompt_set.sha256):
-        raise PromptSetMismatch(f"protocol {protocol.name} records prompt set {want.get('name')!r} "
-                                f"(n={want.get('n')}, sha256 {want.get('sha256')}), but the prompts to generate are "
-                                f"{prompt_set.name!r} (n={len(prompt_set.prompts)}, sha256 {prompt_set.sha256})")
 
 
 # name -> factory(limit, data) -> (Protocol, evaluation context). Factories import their track lazily; building a
@@ -96,7 +21,7 @@ PROTOCOLS: Registry[Callable[..., Any]] = Registry("protocol")
 
 @PROTOCOLS.register("toy")
 def _toy(limit: int | None = None, data: dict[str, Any] | None = None):
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
 
     if data:
         raise ValueError(f"protocol 'toy' reads no data files (got {', '.join(sorted(data))}): its prompts, "
@@ -111,14 +36,14 @@ class _LiteratureEntry:
     name: str
 
     def __call__(self, limit: int | None = None, data: dict[str, Any] | None = None):
-        from ddmd_bench.literature.build import build
-        from ddmd_bench.literature.specs import SPECS
+        from ddmd_bench.tracks.literature.build import build
+        from ddmd_bench.tracks.literature.specs import SPECS
 
         return build(SPECS.get(self.name), limit, data)
 
     def summary(self) -> dict[str, Any]:
         """What can be said about the protocol before any data file is given."""
-        from ddmd_bench.literature.specs import SPECS
+        from ddmd_bench.tracks.literature.specs import SPECS
 
         spec = SPECS.get(self.name)
         return {"name": spec.name, "version": spec.version, "track": "literature", "n_prompts": spec.n_prompts,
@@ -130,7 +55,7 @@ class _LiteratureEntry:
 
 
 def _register_literature() -> None:
-    from ddmd_bench.literature.specs import SPECS  # data only: no torch, no model
+    from ddmd_bench.tracks.literature.specs import SPECS  # data only: no torch, no model
 
     for name in SPECS:
         PROTOCOLS.add(name, _LiteratureEntry(name))

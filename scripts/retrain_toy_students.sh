@@ -9,7 +9,7 @@ failed=0
 for preset in toy-dmd-4step toy-ddmd-full-4step toy-ddmd-constrained-4step toy-ddmd-4step \
               toy-ca-only-4step toy-dm-only-4step toy-dmd-1step toy-ddmd-1step; do
     # The package's own regenerate command (the manifest's hint), e.g. with --ship-last-good for CA-only.
-    read -ra cmd <<<"$(.venv/bin/python -c 'import sys; from ddmd_bench.toy.shipped import regenerate_command as r
+    read -ra cmd <<<"$(.venv/bin/python -c 'import sys; from ddmd_bench.tracks.toy.shipped import regenerate_command as r
 print(r(sys.argv[1]))' "${preset#toy-}")"
     if ! .venv/bin/"${cmd[@]}" --threads "$threads" >"runs/$preset.json" 2>"runs/$preset.err"; then
         echo "FAILED $preset (see runs/$preset.err)" >&2

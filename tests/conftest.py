@@ -26,7 +26,7 @@ def hash_cache(tmp_path_factory) -> Path:
 @pytest.fixture
 def weights_copy(tmp_path, monkeypatch) -> Path:
     """A private copy of the shipped toy weights (so a test may damage it), selected via the env override."""
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     folder = tmp_path / "weights"
     shutil.copytree(shipped.weights_dir(), folder)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from ddmd_bench import __version__
-from ddmd_bench.toy.shipped import git_commit
+from ddmd_bench.tracks.toy.shipped import git_commit
 from ddmd_bench.utils import threads
 
 PACKAGES = ("torch", "diffusers", "transformers", "open_clip_torch", "clean-fid", "torchmetrics", "numpy", "scipy",

@@ -11,7 +11,8 @@ from typing import Any
 from ddmd_bench import hashing
 from ddmd_bench.evaluation import records
 from ddmd_bench.leaderboard import store, table
-from ddmd_bench.protocols import Protocol, get_protocol
+from ddmd_bench.protocol import Protocol
+from ddmd_bench.protocols import get_protocol
 from ddmd_bench.registry import unknown_name_message
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def default_toy_suite():
     """The toy generators evaluated by default: the teacher at several step counts with and without CFG, then
     every shipped student with its own sampler."""
     from ddmd_bench.generators.toy import ToyGeneratorSpec
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     teacher = [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
     students = [ToyGeneratorSpec(name, **opts)
@@ -81,7 +82,7 @@ def _recipe_generator(kind: str, target: str, options: RecipeOptions):
 def _toy_generator(text: str):
     """A shipped toy model from its suite name or spec."""
     from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     files = shipped.read_manifest()["files"]
     shipped_models = [k.removesuffix(".safetensors") for k, v in files.items()

@@ -8,9 +8,9 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.toy.loaders import load_denoiser
-from ddmd_bench.toy.models import TeacherConfig
-from ddmd_bench.toy.pipeline import SCHEDULERS, ToySampler
+from ddmd_bench.tracks.toy.loaders import load_denoiser
+from ddmd_bench.tracks.toy.models import TeacherConfig
+from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
 
 
 @dataclass(frozen=True, slots=True)

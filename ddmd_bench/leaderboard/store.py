@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench.leaderboard import reproduction
-from ddmd_bench.protocols import Protocol, canonical_json, diff_fields
+from ddmd_bench.protocol import Protocol, canonical_json, diff_fields
 
 KIND = "ddmd-bench-leaderboard"
 REPRODUCTION_KIND = "ddmd-bench-reproduction"

@@ -41,7 +41,7 @@ def _inception_patch(weights=None):
 
 @EXTRACTORS.register("toy")
 def _toy(weights=None):
-    from ddmd_bench.toy.track import ClassifierFeatures
+    from ddmd_bench.tracks.toy.track import ClassifierFeatures
 
     return ClassifierFeatures()
 

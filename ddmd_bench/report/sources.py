@@ -10,7 +10,7 @@ from typing import Any
 
 from ddmd_bench.leaderboard import store
 
-MANIFEST = "ddmd_bench/toy/weights/manifest.json"
+MANIFEST = "ddmd_bench/tracks/toy/weights/manifest.json"
 
 
 class ReportError(ValueError):

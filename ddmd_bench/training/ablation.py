@@ -114,7 +114,7 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
 def run_all(cfg: AblationConfig, out: Path, committed: Path | None = None) -> None:
     """Train and score every planned run that is not finished yet. A run already committed under `committed` (the
     report's `runs/` folder) for the same teacher and the same config is finished too: it is not trained again."""
-    from ddmd_bench.toy.shipped import entry
+    from ddmd_bench.tracks.toy.shipped import entry
 
     for arm in cfg.arms:
         ARMS.get(arm)  # a typo fails before anything is trained
@@ -185,9 +185,9 @@ class SnapshotGenerator:
         from safetensors.torch import load_file
 
         from ddmd_bench.resolver import sha256_file
-        from ddmd_bench.toy.loaders import load_denoiser, student_model
-        from ddmd_bench.toy.models import TeacherConfig
-        from ddmd_bench.toy.pipeline import SCHEDULERS, ToySampler
+        from ddmd_bench.tracks.toy.loaders import load_denoiser, student_model
+        from ddmd_bench.tracks.toy.models import TeacherConfig
+        from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
 
         teacher, tokenizer, meta = load_denoiser("teacher")
         self.path, self.steps = path, train_config.student_steps
@@ -229,7 +229,7 @@ class SnapshotScorer:
 
     def __init__(self, prompts: int | None = None) -> None:
         from ddmd_bench.protocols import get_protocol
-        from ddmd_bench.toy import track, world
+        from ddmd_bench.tracks.toy import track, world
 
         self.protocol, self.context = get_protocol("toy", prompts)
         self.extractor = track.ClassifierFeatures()

@@ -113,8 +113,8 @@ def _sd3_call(param):
 @FAMILIES.register("toy")
 def toy_bundle(_: Any = None) -> TeacherBundle:
     """The shipped toy teacher (pixel-space SD3-style transformer, flow matching, CFG-trained)."""
-    from ddmd_bench.toy import text
-    from ddmd_bench.toy.loaders import load_denoiser
+    from ddmd_bench.tracks.toy import text
+    from ddmd_bench.tracks.toy.loaders import load_denoiser
     from ddmd_bench.training.parameterization import PARAMETERIZATIONS
 
     model, tokenizer, meta = load_denoiser("teacher")
@@ -124,8 +124,8 @@ def toy_bundle(_: Any = None) -> TeacherBundle:
     def encode(prompts: list[str]) -> Cond:
         return model.encode(text.tokenize(tokenizer, prompts))
 
-    from ddmd_bench.toy.models import TeacherConfig
-    from ddmd_bench.toy.pipeline import SCHEDULERS
+    from ddmd_bench.tracks.toy.models import TeacherConfig
+    from ddmd_bench.tracks.toy.pipeline import SCHEDULERS
     from ddmd_bench.training.gan import toy_real_data
 
     res = meta["model_config"]["transformer"]["sample_size"]

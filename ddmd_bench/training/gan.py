@@ -93,7 +93,7 @@ class GAN:
 
 def toy_real_data(seeds: list[int]) -> tuple[torch.Tensor, list[str]]:
     """Rendered toy-world images (x0 = uint8 / 127.5 - 1, the teacher's space) with their training captions."""
-    from ddmd_bench.toy import world
+    from ddmd_bench.tracks.toy import world
 
     batch = world.make_batch(seeds)
     return batch.images.float() / 127.5 - 1.0, list(batch.captions)

@@ -91,7 +91,7 @@ def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: s
 def _ship(name: str, path: Path, info: dict[str, Any]) -> dict[str, Any]:
     from safetensors.torch import load_file, save_file
 
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     half = path.with_name(path.stem + ".fp16.safetensors")
     save_file({k: v.half() for k, v in load_file(str(path)).items()}, str(half))

@@ -73,7 +73,7 @@ class Nets:
 
 def toy_prompts(cfg: DistillConfig) -> Callable[[int, int], list[str]]:
     """Training captions of the toy world (noisy alt-text, as the teacher saw them), a function of (step, i)."""
-    from ddmd_bench.toy import world
+    from ddmd_bench.tracks.toy import world
 
     def prompts(step: int, n: int) -> list[str]:
         if cfg.unconditional:

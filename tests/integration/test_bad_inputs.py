@@ -27,7 +27,7 @@ CHECK_PROTOCOL = "toy-bad-input-check"  # the toy protocol's first 5 prompts wit
 
 
 def _check_protocol(limit=None, data=None):
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
 
     protocol, context = toy_protocol(limit or 5)
     return dataclasses.replace(protocol, name=CHECK_PROTOCOL, latency={**protocol.latency, "warmup": 0,
@@ -231,7 +231,7 @@ def test_healthy_outputs_are_not_flagged():
 
 
 def test_leftovers_of_an_interrupted_write_are_reclaimed_and_the_samples_log_rewritten(tmp_path):
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
 
     args = ["evaluate", "--model", "teacher:steps=1", "--limit", "5", "--quiet", "--results-dir",
             str(tmp_path / "results"), "--no-leaderboard"]
@@ -300,7 +300,7 @@ def test_debug_shows_the_traceback_behind_a_refused_input(tmp_path):
 
 
 def test_feature_dimensions_match_the_extractors():
-    from ddmd_bench.literature.references import FEATURE_DIMS
+    from ddmd_bench.tracks.literature.references import FEATURE_DIMS
     from ddmd_bench.metrics.inception import CleanFIDFeatures, PatchFIDFeatures
 
     assert FEATURE_DIMS == {"inception": CleanFIDFeatures.dim, "inception-patch": PatchFIDFeatures.dim}

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from ddmd_bench.cli import main
 from ddmd_bench.leaderboard import store
-from ddmd_bench.toy.track import toy_protocol
+from ddmd_bench.tracks.toy.track import toy_protocol
 
 SLUG10 = toy_protocol(10)[0].slug  # e.g. toy-n10-v3: results and leaderboard file names
 

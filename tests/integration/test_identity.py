@@ -30,7 +30,7 @@ def recipe_check_protocol():
 @pytest.fixture(autouse=True)
 def few_fid_bootstraps(monkeypatch):
     """These tests compare identities and numbers, not intervals: 10 FID bootstrap rounds instead of 200."""
-    from ddmd_bench.toy import track
+    from ddmd_bench.tracks.toy import track
 
     monkeypatch.setattr(track, "FID_BOOTSTRAP", 10)
 
@@ -172,7 +172,7 @@ def test_hashes_are_cached_until_a_file_changes(tmp_path, monkeypatch):
 
 
 def test_toy_weights_are_verified_through_the_same_cache(weights_copy, monkeypatch, tmp_path):
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
 
     monkeypatch.setenv(hashing.CACHE_ENV, str(tmp_path / "hashes.json"))
     reads: list[str] = []

@@ -14,7 +14,7 @@ from PIL import Image
 from ddmd_bench.cli import main
 from ddmd_bench.metrics import reference
 from ddmd_bench.metrics.fid import FID
-from ddmd_bench.toy import world
+from ddmd_bench.tracks.toy import world
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from click.testing import CliRunner
 
 from ddmd_bench.cli import main
-from ddmd_bench.toy.track import toy_protocol
+from ddmd_bench.tracks.toy.track import toy_protocol
 
 SLUG12 = toy_protocol(12)[0].slug  # e.g. toy-n12-v3: results and leaderboard file names
 

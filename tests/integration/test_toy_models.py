@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
-from ddmd_bench.toy import shipped, world
-from ddmd_bench.toy.classifier import accuracy
-from ddmd_bench.toy.loaders import load_classifier, load_denoiser
+from ddmd_bench.tracks.toy import shipped, world
+from ddmd_bench.tracks.toy.classifier import accuracy
+from ddmd_bench.tracks.toy.loaders import load_classifier, load_denoiser
 
 PROMPTS = ["a small red square at the top left", "a large blue circle at the center",
            "a small yellow triangle at the bottom right", "a large purple triangle at the top right",
@@ -102,7 +102,7 @@ def test_teacher_samples_with_any_fitting_diffusers_scheduler(scheduler, steps, 
 
 def test_shipped_teacher_follows_prompts_and_guidance_helps():
     """A cheap regression check of what the README reports: the teacher learned the world, and CFG sharpens it."""
-    from ddmd_bench.toy.prompts import toy_prompt_set
+    from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
     prompts = [p for p in toy_prompt_set().prompts if not world.is_held_out(world.parse_prompt(p))][:48]
     classifier, _ = load_classifier()

@@ -13,7 +13,7 @@ PROTOCOL = "toy-recipe-check"
 
 
 def _factory(limit=None, data=None):
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
 
     protocol, context = toy_protocol(limit or 5)
     latency = {**protocol.latency, "warmup": 0, "rounds": 1}

@@ -40,7 +40,7 @@ def test_a_snapshot_scores_exactly_as_evaluate_scores_the_same_student(tmp_path)
     from safetensors.torch import save_file
 
     from ddmd_bench.evaluation.suite import evaluate_suite
-    from ddmd_bench.toy import shipped
+    from ddmd_bench.tracks.toy import shipped
     from ddmd_bench.training.ablation import SnapshotScorer
     from ddmd_bench.training.presets import get_preset
 

@@ -15,7 +15,7 @@ def tiny_weights(tmp_path_factory):
     """A randomly initialised open_clip model (the toy config), saved as safetensors like a hub checkpoint."""
     from safetensors.torch import save_file
 
-    from ddmd_bench.toy.clip import build_clip
+    from ddmd_bench.tracks.toy.clip import build_clip
 
     model, _, _ = build_clip(seed=5)
     path = tmp_path_factory.mktemp("w") / "open_clip_model.safetensors"
@@ -42,7 +42,7 @@ def _reference_cosines(metric, images, prompts):
 
 @pytest.mark.parametrize("preset", ["dmd2", "mlperf", "torchmetrics"])
 def test_preset_formulas(preset, tiny_weights):
-    from ddmd_bench.toy.clip import register
+    from ddmd_bench.tracks.toy.clip import register
 
     register()
     p = clip_presets.with_model(preset, "ddmd-toy-clip", clip_presets.PRESETS.get(preset).weights)

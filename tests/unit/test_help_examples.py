@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ddmd_bench.toy.track import toy_protocol
+from ddmd_bench.tracks.toy.track import toy_protocol
 
 CLI = Path(__file__).resolve().parents[2] / "ddmd_bench" / "cli.py"
 

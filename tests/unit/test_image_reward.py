@@ -112,7 +112,7 @@ def test_missing_unexpected_and_misshapen_tensors_are_errors(source):
 
 
 def test_scores_do_not_depend_on_batching(source):
-    from ddmd_bench.toy.text import build_tokenizer
+    from ddmd_bench.tracks.toy.text import build_tokenizer
 
     tokenizer = build_tokenizer()
     config = dataclasses.replace(TINY, text={**TINY.text, "vocab_size": len(tokenizer)})

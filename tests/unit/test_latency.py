@@ -94,7 +94,7 @@ class SlowStart:
 
 def _run_without_metrics(generator, tmp_path):
     from ddmd_bench.evaluation import runner
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
     from ddmd_bench.utils.distributed import World
 
     protocol, context = toy_protocol(12)

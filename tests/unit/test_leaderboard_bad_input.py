@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from ddmd_bench.cli import main
 from ddmd_bench.leaderboard import store
-from ddmd_bench.protocols import canonical_json
+from ddmd_bench.protocol import canonical_json
 from tests.unit.test_leaderboard_store import _protocol, _record
 
 

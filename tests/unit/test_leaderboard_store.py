@@ -10,7 +10,7 @@ import json
 import pytest
 
 from ddmd_bench.leaderboard import reproduction, store
-from ddmd_bench.protocols import Protocol
+from ddmd_bench.protocol import Protocol
 
 
 def _protocol(**changes) -> Protocol:
@@ -130,7 +130,7 @@ def test_drift_like_another_cpus_on_a_committed_toy_entry_is_a_reproduction_and_
     the sixth digit, FID +0.06) reproduces an entry; one held-in prompt judged differently does not."""
     from pathlib import Path
 
-    from ddmd_bench.toy.track import toy_protocol
+    from ddmd_bench.tracks.toy.track import toy_protocol
 
     path = Path(__file__).resolve().parents[2] / "leaderboards" / f"{toy_protocol()[0].slug}.jsonl"
     entry = next(e for e in store.read(path)[1] if "prompt_accuracy" in e.record["metrics"])

@@ -18,16 +18,17 @@ import pytest
 
 from ddmd_bench import resolver
 from ddmd_bench.leaderboard.reported import reported_sets
-from ddmd_bench.literature import datafiles
-from ddmd_bench.literature.build import PromptCountMismatch, build
-from ddmd_bench.literature.gates import MLPERF_SDXL_GATE, GateRange, QualityGate, gate_for
-from ddmd_bench.literature.references import ReferenceStatsMismatch, expected_identity
-from ddmd_bench.literature.specs import SPECS
+from ddmd_bench.tracks.literature import datafiles
+from ddmd_bench.tracks.literature.build import PromptCountMismatch, build
+from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE, GateRange, QualityGate, gate_for
+from ddmd_bench.tracks.literature.references import ReferenceStatsMismatch, expected_identity
+from ddmd_bench.tracks.literature.specs import SPECS
 from ddmd_bench.metrics import reference
 from ddmd_bench.metrics.eval_resize import EVAL_TRANSFORMS, TransformedFeatures
 from ddmd_bench.metrics.fid import ReferenceStats
 from ddmd_bench.prompts import DuplicatePromptId, EmptyPromptSet
-from ddmd_bench.protocols import PROTOCOLS, PromptSetMismatch, check_prompts, describe, get_protocol
+from ddmd_bench.protocol import PromptSetMismatch, check_prompts
+from ddmd_bench.protocols import PROTOCOLS, describe, get_protocol
 from tests.conftest import SHARED_DATA
 
 FX = Path(__file__).resolve().parents[1] / "fixtures" / "literature"
@@ -45,7 +46,7 @@ GOLDEN = {
 @pytest.fixture(autouse=True)
 def four_dimensional_features(monkeypatch):
     """The synthetic statistics below are 4-d; the protocols' extractors give 2048-d features."""
-    from ddmd_bench.literature import references
+    from ddmd_bench.tracks.literature import references
 
     monkeypatch.setattr(references, "FEATURE_DIMS", {name: 4 for name in references.FEATURE_DIMS})
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from ddmd_bench.prompts import PromptFileError, canonical_sha256, read_text
-from ddmd_bench.toy import world
-from ddmd_bench.toy.prompts import toy_prompt_set
+from ddmd_bench.tracks.toy import world
+from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
 ROOT = Path(__file__).resolve().parents[2]
 

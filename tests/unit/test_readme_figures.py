@@ -45,7 +45,7 @@ def test_every_registered_section_is_used():
 
 # ------------------------------------------------------------------------------------- a small copy of the repo
 
-DATA = ("leaderboards", "ddmd_bench/toy/weights/manifest.json", "docs/ablation/results.json",
+DATA = ("leaderboards", "ddmd_bench/tracks/toy/weights/manifest.json", "docs/ablation/results.json",
         "docs/image-reward-parity.json")
 
 

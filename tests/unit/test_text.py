@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ddmd_bench.toy import text, world
+from ddmd_bench.tracks.toy import text, world
 
 
 def test_every_caption_word_is_in_the_vocabulary():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from ddmd_bench.toy import world
+from ddmd_bench.tracks.toy import world
 
 
 def test_same_seed_same_sample():

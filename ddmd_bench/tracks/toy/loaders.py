@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ddmd_bench.toy import shipped
-from ddmd_bench.toy.classifier import AttributeClassifier, ClassifierConfig
-from ddmd_bench.toy.models import TeacherConfig, ToyDenoiser, build_teacher
+from ddmd_bench.tracks.toy import shipped
+from ddmd_bench.tracks.toy.classifier import AttributeClassifier, ClassifierConfig
+from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser, build_teacher
 
 
 def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
@@ -93,7 +93,7 @@ def load_clip() -> tuple[object, object, object, dict]:
 
 @lru_cache(maxsize=2)
 def _load_clip(folder: Path) -> tuple[object, object, object, dict]:
-    from ddmd_bench.toy.clip import build_clip
+    from ddmd_bench.tracks.toy.clip import build_clip
 
     state, meta = shipped.load_state_dict("clip", folder)
     model, preprocess, tokenizer = build_clip()
@@ -109,7 +109,7 @@ def load_reward() -> tuple[object, object, dict]:
 @lru_cache(maxsize=2)
 def _load_reward(folder: Path) -> tuple[object, object, dict]:
     from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel
-    from ddmd_bench.toy import text
+    from ddmd_bench.tracks.toy import text
 
     state, meta = shipped.load_state_dict("reward", folder)
     cfg = meta["model_config"]

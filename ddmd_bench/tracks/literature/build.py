@@ -16,12 +16,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ddmd_bench.literature import datafiles
-from ddmd_bench.literature.context import LiteratureContext
-from ddmd_bench.literature.references import ReferenceInfo, check_reference
-from ddmd_bench.literature.specs import FidSpec, LiteratureSpec, PromptSource
+from ddmd_bench.tracks.literature import datafiles
+from ddmd_bench.tracks.literature.context import LiteratureContext
+from ddmd_bench.tracks.literature.references import ReferenceInfo, check_reference
+from ddmd_bench.tracks.literature.specs import FidSpec, LiteratureSpec, PromptSource
 from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set
-from ddmd_bench.protocols import Protocol
+from ddmd_bench.protocol import Protocol
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ddmd_bench.toy import text, world
+from ddmd_bench.tracks.toy import text, world
 
 
 @dataclass(frozen=True, slots=True)

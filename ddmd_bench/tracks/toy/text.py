@@ -16,7 +16,7 @@ MAX_TOKENS = 16
 
 def vocab_path() -> str:
     """Path of the shipped word-level vocabulary."""
-    return str(resources.files("ddmd_bench.toy") / "assets" / "vocab.txt")
+    return str(resources.files("ddmd_bench.tracks.toy") / "assets" / "vocab.txt")
 
 
 def build_tokenizer():

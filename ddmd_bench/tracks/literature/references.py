@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddmd_bench.literature.datafiles import DataFileError, VerifiedFile
-from ddmd_bench.literature.specs import SPECS, FidSpec, LiteratureSpec
+from ddmd_bench.tracks.literature.datafiles import DataFileError, VerifiedFile
+from ddmd_bench.tracks.literature.specs import SPECS, FidSpec, LiteratureSpec
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ddmd_bench.prompts import PromptSet
-from ddmd_bench.toy import world
+from ddmd_bench.tracks.toy import world
 
 N_HELD_IN, N_HELD_OUT = 256, 64
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ddmd_bench.toy import text, world
-from ddmd_bench.toy.models import TeacherConfig, ToyDenoiser, build_teacher
+from ddmd_bench.tracks.toy import text, world
+from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser, build_teacher
 from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
 from ddmd_bench.utils.ema import EMA
 

@@ -40,7 +40,7 @@ class WeightsError(RuntimeError):
 def weights_dir() -> Path:
     """Folder of the shipped weights (overridable with DDMD_BENCH_TOY_WEIGHTS, e.g. for tests)."""
     override = os.environ.get("DDMD_BENCH_TOY_WEIGHTS")
-    return Path(override) if override else Path(str(resources.files("ddmd_bench.toy") / "weights"))
+    return Path(override) if override else Path(str(resources.files("ddmd_bench.tracks.toy") / "weights"))
 
 
 def read_manifest(folder: Path | None = None) -> dict[str, Any]:
@@ -92,11 +92,11 @@ def git_commit(root: Path | None = None) -> str:
     The shipped-weights folder is left out of the check: shipping one model rewrites it, and the next model trained
     in the same batch (the students after the teacher) would otherwise be marked dirty by its predecessor's output.
     """
-    root = root or Path(__file__).resolve().parents[2]
+    root = root or Path(__file__).resolve().parents[3]
     try:
         sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              check=True).stdout.strip()
-        weights = "ddmd_bench/toy/weights"
+        weights = "ddmd_bench/tracks/toy/weights"
         dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
                                 f":(exclude){weights}"], capture_output=True, text=True, check=True).stdout.strip()
         return sha + ("+dirty" if dirty else "")

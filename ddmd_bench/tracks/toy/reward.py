@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel, preprocess
-from ddmd_bench.toy import text, world
+from ddmd_bench.tracks.toy import text, world
 
 log = logging.getLogger(__name__)
 

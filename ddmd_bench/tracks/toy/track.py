@@ -11,9 +11,9 @@ import torch
 from ddmd_bench.metrics.clip_score import ClipScoreConfig
 from ddmd_bench.metrics.latency import LatencyConfig
 from ddmd_bench.prompts import PromptSet
-from ddmd_bench.protocols import Protocol
-from ddmd_bench.toy import shipped, world
-from ddmd_bench.toy.prompts import toy_prompt_set
+from ddmd_bench.protocol import Protocol
+from ddmd_bench.tracks.toy import shipped, world
+from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
 if TYPE_CHECKING:
     from ddmd_bench.metrics.fid import ReferenceStats
@@ -36,7 +36,7 @@ class ClassifierFeatures:
     preprocessing = "uint8 16x16 -> float x/127.5 - 1 (no resize)"
 
     def __init__(self) -> None:
-        from ddmd_bench.toy.loaders import load_classifier  # models load only for a run, not for listings
+        from ddmd_bench.tracks.toy.loaders import load_classifier  # models load only for a run, not for listings
 
         self.model, meta = load_classifier()
         self.weights_sha256 = meta["sha256"]
@@ -64,7 +64,7 @@ class ToyContext:
         from ddmd_bench.metrics.fid import FID
         from ddmd_bench.metrics.image_reward import ImageReward
         from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
-        from ddmd_bench.toy.loaders import load_classifier, load_clip, load_reward
+        from ddmd_bench.tracks.toy.loaders import load_classifier, load_clip, load_reward
 
         extractor = ClassifierFeatures()
         classifier, cls_meta = load_classifier()

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.toy import shipped
+from ddmd_bench.tracks.toy import shipped
 from ddmd_bench.utils.checkpoint import export_safetensors
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def _command() -> str:
 
 def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train (or resume) the toy teacher; with `ship`, copy the EMA weights into the package."""
-    from ddmd_bench.toy.train_teacher import TeacherTrainConfig, train
+    from ddmd_bench.tracks.toy.train_teacher import TeacherTrainConfig, train
 
     cfg = TeacherTrainConfig() if steps is None else TeacherTrainConfig(steps=steps)
     t0 = time.perf_counter()
@@ -41,8 +41,8 @@ def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any
 
 def train_classifier(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train the attribute classifier (prompt accuracy + toy FID features) and report its accuracy."""
-    from ddmd_bench.toy.classifier import ClassifierTrainConfig, accuracy
-    from ddmd_bench.toy.classifier import train_classifier as fit
+    from ddmd_bench.tracks.toy.classifier import ClassifierTrainConfig, accuracy
+    from ddmd_bench.tracks.toy.classifier import train_classifier as fit
 
     cfg = ClassifierTrainConfig() if steps is None else replace(ClassifierTrainConfig(), steps=steps)
     t0 = time.perf_counter()
@@ -60,8 +60,8 @@ def train_classifier(out_dir: Path, steps: int | None, ship: bool) -> dict[str, 
 
 def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train the toy CLIP contrastively; weights are shipped in float16 (the token table dominates the size)."""
-    from ddmd_bench.toy.clip import ClipTrainConfig, build_clip, retrieval_accuracy
-    from ddmd_bench.toy.clip import train_clip as fit
+    from ddmd_bench.tracks.toy.clip import ClipTrainConfig, build_clip, retrieval_accuracy
+    from ddmd_bench.tracks.toy.clip import train_clip as fit
 
     cfg = ClipTrainConfig() if steps is None else replace(ClipTrainConfig(), steps=steps)
     t0 = time.perf_counter()
@@ -74,7 +74,7 @@ def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     path = out_dir / "clip.safetensors"
     export_safetensors({k: v.half() for k, v in model.state_dict().items()}, path,
                        {"train_config": json.dumps(asdict(cfg))})
-    info = {"kind": "clip", "model_config": "ddmd_bench/toy/assets/ddmd-toy-clip.json", "dtype": "float16",
+    info = {"kind": "clip", "model_config": "ddmd_bench/tracks/toy/assets/ddmd-toy-clip.json", "dtype": "float16",
             "train_config": asdict(cfg), "command": _command(), "commit": shipped.git_commit(),
             "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
             "top1_retrieval_over_180_canonical_prompts": top1}
@@ -83,8 +83,8 @@ def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
 
 def train_reward(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train the toy reward model (ImageReward architecture) on synthetic preferences; report pairwise accuracy."""
-    from ddmd_bench.toy.reward import RewardTrainConfig, pairwise_accuracy
-    from ddmd_bench.toy.reward import train_reward as fit
+    from ddmd_bench.tracks.toy.reward import RewardTrainConfig, pairwise_accuracy
+    from ddmd_bench.tracks.toy.reward import train_reward as fit
 
     cfg = RewardTrainConfig() if steps is None else replace(RewardTrainConfig(), steps=steps)
     t0 = time.perf_counter()

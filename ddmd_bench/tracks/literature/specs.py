@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ddmd_bench.literature.datafiles import DataFile
-from ddmd_bench.literature.gates import MLPERF_SDXL_GATE, QualityGate
+from ddmd_bench.tracks.literature.datafiles import DataFile
+from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE, QualityGate
 from ddmd_bench.registry import Registry
 
 
@@ -116,7 +116,7 @@ _MLPERF_TSV = DataFile(
 def _stats(key: str, protocol: str, metric: str, images: str) -> DataFile:
     return DataFile(
         key, f"ddmd-bench reference statistics (.npz) of {images}, made for protocol {protocol}, metric {metric}",
-        f"make them once with ddmd_bench.literature.references.make_reference_stats({protocol!r}, {metric!r}, "
+        f"make them once with ddmd_bench.tracks.literature.references.make_reference_stats({protocol!r}, {metric!r}, "
         f"<images folder or zip>, <out.npz>) (`ddmd-bench stats make --protocol {protocol}`)",
         filename=f"{protocol}-{metric}.npz")
 

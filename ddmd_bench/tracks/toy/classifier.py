@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ddmd_bench.toy import world
+from ddmd_bench.tracks.toy import world
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import time
 import torch
 
 from ddmd_bench.registry import Registry
-from ddmd_bench.toy import text
-from ddmd_bench.toy.models import TeacherConfig, ToyDenoiser
-from ddmd_bench.toy.world import RESOLUTION
+from ddmd_bench.tracks.toy import text
+from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser
+from ddmd_bench.tracks.toy.world import RESOLUTION
 
 SCHEDULERS: Registry = Registry("toy scheduler")
 

@@ -14,7 +14,7 @@ from importlib import resources
 
 import torch
 
-from ddmd_bench.toy import world
+from ddmd_bench.tracks.toy import world
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def register() -> None:
     if not _registered:
         import open_clip
 
-        open_clip.add_model_config(str(resources.files("ddmd_bench.toy") / "assets" / f"{MODEL_NAME}.json"))
+        open_clip.add_model_config(str(resources.files("ddmd_bench.tracks.toy") / "assets" / f"{MODEL_NAME}.json"))
         _registered = True
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench import resolver
-from ddmd_bench.literature.datafiles import VerifiedFile
-from ddmd_bench.literature.references import ReferenceInfo, build_extractor
-from ddmd_bench.literature.specs import LiteratureSpec
+from ddmd_bench.tracks.literature.datafiles import VerifiedFile
+from ddmd_bench.tracks.literature.references import ReferenceInfo, build_extractor
+from ddmd_bench.tracks.literature.specs import LiteratureSpec
 from ddmd_bench.prompts import PromptSet
 
 INCEPTION = "inception-fid"  # resolver.WEIGHTS name shared by every Inception-based extractor
