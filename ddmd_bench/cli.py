@@ -555,7 +555,8 @@ def leaderboard_import(builtin, directory) -> None:
     Example:
       ddmd-bench leaderboard import --reported
     """
-    from ddmd_bench.leaderboard import reported, store
+    from ddmd_bench.leaderboard import store
+    from ddmd_bench.tracks.literature import reported
 
     if not builtin:
         raise click.UsageError("say what to import: --reported")

@@ -20,7 +20,7 @@ from ddmd_bench.evaluation.environment import device_info, environment
 from ddmd_bench.evaluation.records import SCHEMA_VERSION
 from ddmd_bench.evaluation.resize import AtResolution
 from ddmd_bench.generators.base import ColdStartable
-from ddmd_bench.tracks.literature.gates import gate_for
+from ddmd_bench.gates import gate_for
 from ddmd_bench.metrics import latency as latency_mod
 from ddmd_bench.metrics.base import Metric, MetricValue
 from ddmd_bench.protocol import Protocol, check_prompts
