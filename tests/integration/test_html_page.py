@@ -12,7 +12,7 @@ import shutil
 import pytest
 
 from ddmd_bench.leaderboard import render, store
-from tests.unit.test_leaderboard_store import _protocol
+from tests.factories import unit_protocol as _protocol
 
 EVIL = '<script>document.title="pwned"</script><img src=x onerror="window.__xss=1">'
 

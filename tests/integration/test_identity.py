@@ -14,8 +14,8 @@ from click.testing import CliRunner
 from ddmd_bench import hashing
 from ddmd_bench.cli import main
 from ddmd_bench.protocols import PROTOCOLS
-from tests.recipes import tiny_pipelines as T
-from tests.recipes.conftest import PROTOCOL, _factory
+from tests import factories as T
+from tests.factories import RECIPE_CHECK_PROTOCOL as PROTOCOL, recipe_check_protocol as _factory
 
 OLD_NS = 1_600_000_000 * 10**9
 UNET = "unet/diffusion_pytorch_model.safetensors"

@@ -96,7 +96,7 @@ def test_bad_sources_name_the_problem(tmp_path):
 
 def test_patch_features_crop_the_centre_without_resizing():
     from ddmd_bench.metrics.inception import PatchFIDFeatures
-    from tests.unit.test_inception_features import TinyExtractor
+    from tests.factories import TinyExtractor
 
     extractor = PatchFIDFeatures(network=TinyExtractor())
     images = torch.randint(0, 256, (2, 3, 320, 310), dtype=torch.uint8)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ddmd_bench.recipes.catalog import RECIPES
-from tests.recipes import tiny_pipelines as T
+from tests import factories as T
 
 # The schedulers saved in each base repository (the parts of the real configs that decide the timesteps).
 SD_BETAS = dict(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", num_train_timesteps=1000)

@@ -14,7 +14,7 @@ from ddmd_bench.cli import main
 from ddmd_bench.recipes import get_recipe
 from ddmd_bench.recipes.generator import DiffusersGenerator
 from ddmd_bench.recipes.settings import RunSettings
-from tests.recipes import tiny_pipelines as T
+from tests import factories as T
 from tests.recipes.hub import build_hub
 
 
@@ -168,7 +168,7 @@ def test_exported_student_runs_its_own_sampler(tmp_path):
     from ddmd_bench.training.config import DistillConfig
     from ddmd_bench.training.export import export_pipeline
     from ddmd_bench.training.trainer import Trainer
-    from tests.training.tiny import tiny_sd_pipeline
+    from tests.factories import tiny_sd_pipeline
 
     tiny_sd_pipeline(tmp_path / "tok").save_pretrained(tmp_path / "teacher")
     (tmp_path / "prompts.txt").write_text("a red cat\na blue dog\n")

@@ -18,7 +18,7 @@ CFG = DistillConfig(loss=DMDLossConfig(guidance=2.5), steps=8, batch_size=4, lor
 def run(out: str, delay: float = 0.0) -> None:
     """Train CFG in `out` on the tiny flow teacher; `delay` seconds per step."""
     from ddmd_bench.training.trainer import Trainer
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     torch.set_num_threads(1)
 

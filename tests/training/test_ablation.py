@@ -64,7 +64,7 @@ def test_the_combined_normaliser_divides_the_summed_direction_once():
     """`shared_cfg` on a decoupled schedule is one DMD2 normaliser on CA + DM (the hybrid-combined-norm arm)."""
     from ddmd_bench.training import functional as F
     from ddmd_bench.training.losses import DMDLoss, DMDLossConfig
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     teacher = tiny_flow_bundle(torch.float64)
     g = torch.Generator().manual_seed(0)

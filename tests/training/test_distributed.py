@@ -25,7 +25,7 @@ def _prompts(step: int, n: int) -> list[str]:
 
 def _train(out: str, parallel: str = "ddp", cfg: DistillConfig = CFG) -> None:
     from ddmd_bench.training.trainer import Trainer
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     torch.set_num_threads(1)
     Trainer(cfg, out, teacher=tiny_flow_bundle(), prompts=_prompts, parallel=parallel).run()
@@ -118,7 +118,7 @@ def _diverging_worker(rank: int, world: int, port: int, out: str) -> None:
     import torch.distributed as dist
 
     from ddmd_bench.training.trainer import Trainer, TrainingDiverged
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))

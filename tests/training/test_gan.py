@@ -65,7 +65,7 @@ def test_generator_term_reaches_the_student_and_the_head_tells_real_from_fake():
 
 
 def test_gan_needs_real_images(tmp_path):
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     with pytest.raises(ValueError, match="needs the fake model and real images"):
         Trainer(CFG.with_overrides(teacher="tiny"), tmp_path, teacher=tiny_flow_bundle()).build()

@@ -12,7 +12,7 @@ from ddmd_bench.registry import UnknownNameError
 from ddmd_bench.training import functional as F
 from ddmd_bench.training.losses import DMDLoss, DMDLossConfig
 from ddmd_bench.training.schedules import SCHEDULES
-from tests.training.tiny import tiny_flow_bundle
+from tests.factories import tiny_flow_bundle
 
 GUIDANCE = 2.5
 

@@ -13,7 +13,7 @@ from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.export import export_pipeline
 from ddmd_bench.training.losses import DMDLossConfig
 from ddmd_bench.training.trainer import Trainer
-from tests.training.tiny import tiny_sd3_pipeline, tiny_sd_pipeline
+from tests.factories import tiny_sd3_pipeline, tiny_sd_pipeline
 
 CASES = {  # kind -> (pipeline factory, scheduler class of the exported student, pipeline call kwargs)
     "epsilon": (lambda d: tiny_sd_pipeline(d, "epsilon"), "LCMScheduler", {}),
@@ -64,7 +64,7 @@ def _timestep(args, kwargs):
 
 
 def test_teacher_without_uncond_branch_disables_ca(caplog):
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     teacher = tiny_flow_bundle(supports_cfg=False)
     trainer = Trainer(DistillConfig(loss=DMDLossConfig(guidance=3.0), steps=1), "/nonexistent", teacher=teacher,

@@ -64,7 +64,7 @@ def test_kill_and_rerun_equals_uninterrupted(tmp_path, kill_at):
 def test_run_refuses_a_folder_with_another_configuration(tmp_path):
     from ddmd_bench.training.trainer import Trainer
     from tests.training.resume_job import CFG
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     run(str(tmp_path / "r"))
     other = CFG.with_overrides(lr=5e-4)
@@ -77,7 +77,7 @@ def test_run_refuses_to_resume_a_student_of_another_teacher(tmp_path):
 
     from ddmd_bench.training.trainer import Trainer
     from tests.training.resume_job import CFG
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     def bundle(sha: str):
         return replace(tiny_flow_bundle(), extras={"teacher_sha256": sha})
@@ -96,7 +96,7 @@ def test_nan_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
 
     from ddmd_bench.training.trainer import Trainer, TrainingDiverged
     from tests.training.resume_job import CFG
-    from tests.training.tiny import tiny_flow_bundle
+    from tests.factories import tiny_flow_bundle
 
     teacher = tiny_flow_bundle()
     calls = teacher.call

@@ -13,7 +13,7 @@ from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.denoisers import sd3_bundle
 from ddmd_bench.training.losses import DMDLoss, DMDLossConfig, fake_loss
 from ddmd_bench.training.trainer import Trainer
-from tests.training.tiny import tiny_flow_bundle, tiny_sd3_pipeline
+from tests.factories import tiny_flow_bundle, tiny_sd3_pipeline
 
 CLIP = (0.02, 0.98)
 

@@ -9,7 +9,7 @@ from ddmd_bench.training import functional as F
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.losses import DMDLossConfig
 from ddmd_bench.training.trainer import Trainer
-from tests.training.tiny import tiny_flow_bundle
+from tests.factories import tiny_flow_bundle
 
 CFG = DistillConfig(loss=DMDLossConfig(guidance=2.5), steps=1, batch_size=4, lora_rank=4, lr=1e-3, lr_fake=1e-3,
                     warmup_steps=1, save_every=100)

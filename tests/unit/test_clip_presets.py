@@ -99,7 +99,7 @@ def hf_clip(tmp_path_factory):
     """A tiny random transformers CLIP model and processor, built offline (character-level tokenizer)."""
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
-    from tests.training.tiny import write_clip_tokenizer
+    from tests.factories import clip_tokenizer as write_clip_tokenizer
 
     tokenizer = write_clip_tokenizer(tmp_path_factory.mktemp("tok"))
     tokenizer.model_max_length = 77  # character-level tokens: the prompts need more than the default 32

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from ddmd_bench.cli import main
 from ddmd_bench.leaderboard import store
 from ddmd_bench.protocol import canonical_json
-from tests.unit.test_leaderboard_store import _protocol, _record
+from tests.factories import result_record as _record, unit_protocol as _protocol
 
 
 def _cli(*args: str):

@@ -10,7 +10,7 @@ import sys
 import time
 
 from ddmd_bench.leaderboard import store
-from tests.unit.test_leaderboard_store import _protocol, _record
+from tests.factories import result_record as _record, unit_protocol as _protocol
 
 
 def _writer(directory: str, worker: int, count: int) -> None:
@@ -35,7 +35,7 @@ def test_eight_processes_writing_fifty_entries_each_lose_nothing(tmp_path):
 _LOOP = """
 import sys
 from ddmd_bench.leaderboard import store
-from tests.unit.test_leaderboard_store import _protocol, _record
+from tests.factories import result_record as _record, unit_protocol as _protocol
 p = _protocol()
 i = 0
 while True:
