@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ddmd_bench.gates import QualityGate, gate_for
+
 
 @dataclass(frozen=True, slots=True)
 class Protocol:
@@ -48,6 +50,10 @@ class Protocol:
     def seeds(self, n: int) -> list[int]:
         """Seeds of the first `n` samples."""
         return [self.seed_base + i for i in range(n)]
+
+    def quality_gate(self) -> QualityGate | None:
+        """The two-sided gate the metric specs declare (checked on every complete result), or None."""
+        return gate_for(self)
 
 
 def canonical_json(data: Any) -> str:

@@ -1,67 +1,35 @@
 """The catalogue of named protocols (`--protocol`): the toy track's and the literature track's.
 
 Every entry builds a `ddmd_bench.protocol.Protocol` and its evaluation context; the contract itself lives in
-`ddmd_bench.protocol`, so tracks never import this catalogue.
+`ddmd_bench.protocol`, so tracks never import this catalogue. Entries are lazy registry references into each track's
+`plugins` module: listing names imports no track, and a track is imported the first time one of its protocols is
+asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol as TypingProtocol, runtime_checkable
 
 from ddmd_bench.protocol import check_prompts
 from ddmd_bench.registry import Registry
 
-
-# name -> factory(limit, data) -> (Protocol, evaluation context). Factories import their track lazily; building a
-# protocol loads no model (that happens in the context's `build_metrics`).
+# name -> factory(limit, data) -> (Protocol, evaluation context). Building a protocol loads no model (that happens
+# in the context's `build_metrics`).
 PROTOCOLS: Registry[Callable[..., Any]] = Registry("protocol")
 
-
-@PROTOCOLS.register("toy")
-def _toy(limit: int | None = None, data: dict[str, Any] | None = None):
-    from ddmd_bench.tracks.toy.track import toy_protocol
-
-    if data:
-        raise ValueError(f"protocol 'toy' reads no data files (got {', '.join(sorted(data))}): its prompts, "
-                         "reference images and models all ship with ddmd-bench")
-    return toy_protocol(limit)
+PROTOCOLS.add_lazy("toy", "ddmd_bench.tracks.toy.plugins:protocol")
+# names as in ddmd_bench.tracks.literature.specs.SPECS (a test keeps the two lists equal)
+PROTOCOLS.add_lazy("coco30k-256", "ddmd_bench.tracks.literature.plugins:COCO30K_256")
+PROTOCOLS.add_lazy("coco10k-512-patch", "ddmd_bench.tracks.literature.plugins:COCO10K_512_PATCH")
+PROTOCOLS.add_lazy("mlperf-sdxl-5k", "ddmd_bench.tracks.literature.plugins:MLPERF_SDXL_5K")
 
 
-@dataclass(frozen=True, slots=True)
-class _LiteratureEntry:
-    """Registry entry of a literature protocol: builds it from the user's data files; summarises it without them."""
+@runtime_checkable
+class Summarised(TypingProtocol):
+    """An entry that can describe its protocol without building it (one whose build needs the user's files)."""
 
-    name: str
-
-    def __call__(self, limit: int | None = None, data: dict[str, Any] | None = None):
-        from ddmd_bench.tracks.literature.build import build
-        from ddmd_bench.tracks.literature.specs import SPECS
-
-        return build(SPECS.get(self.name), limit, data)
-
-    def summary(self) -> dict[str, Any]:
-        """What can be said about the protocol before any data file is given."""
-        from ddmd_bench.tracks.literature.specs import SPECS
-
-        spec = SPECS.get(self.name)
-        return {"name": spec.name, "version": spec.version, "track": "literature", "n_prompts": spec.n_prompts,
-                "resolution": spec.resolution, "metrics": [f.metric for f in spec.fids] + ["clip_score"],
-                "prompt_sources": [{"key": s.file.key, "set": s.set_name, "protocol_name": spec.name + s.name_suffix}
-                                   for s in spec.prompt_sources],
-                "data_files": [f.to_dict() for f in spec.data_files], "reported": spec.reported,
-                "gate": None if spec.gate is None else spec.gate.name, "description": spec.description}
-
-
-def _register_literature() -> None:
-    from ddmd_bench.tracks.literature.specs import SPECS  # data only: no torch, no model
-
-    for name in SPECS:
-        PROTOCOLS.add(name, _LiteratureEntry(name))
-
-
-_register_literature()
+    def summary(self) -> dict[str, Any]: ...
 
 
 def get_protocol(name: str, limit: int | None = None, data: dict[str, Any] | None = None):
@@ -79,9 +47,8 @@ def get_protocol(name: str, limit: int | None = None, data: dict[str, Any] | Non
 def describe(name: str) -> dict[str, Any]:
     """A protocol's summary for listings (`prompts list`), without data files or models."""
     entry = PROTOCOLS.get(name)
-    summary = getattr(entry, "summary", None)
-    if summary is not None:
-        return summary()
+    if isinstance(entry, Summarised):
+        return entry.summary()
     protocol, _ = get_protocol(name)
     return {"name": protocol.name, "version": protocol.version, "track": protocol.track,
             "n_prompts": protocol.prompt_set["n"], "resolution": protocol.resolution,

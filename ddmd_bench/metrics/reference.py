@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ddmd_bench.metrics.fid import ReferenceStats, reference_stats
+from ddmd_bench.metrics.inception import CleanFIDFeatures, PatchFIDFeatures
 from ddmd_bench.registry import Registry
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
@@ -27,28 +29,19 @@ EXTRACTORS: Registry[Callable[..., Any]] = Registry("feature extractor")
 
 @EXTRACTORS.register("inception")
 def _inception(weights=None):
-    from ddmd_bench.metrics.inception import CleanFIDFeatures
-
     return CleanFIDFeatures(weights=weights)
 
 
 @EXTRACTORS.register("inception-patch")
 def _inception_patch(weights=None):
-    from ddmd_bench.metrics.inception import PatchFIDFeatures
-
     return PatchFIDFeatures(weights=weights)
 
 
-@EXTRACTORS.register("toy")
-def _toy(weights=None):
-    from ddmd_bench.tracks.toy.track import ClassifierFeatures
-
-    return ClassifierFeatures()
+# a track's extractor is a plug-in: named by import path, imported only when asked for
+EXTRACTORS.add_lazy("toy", "ddmd_bench.tracks.toy.plugins:feature_extractor")
 
 
 def _decode(data: bytes, name: str) -> torch.Tensor:
-    from PIL import Image
-
     try:
         with Image.open(io.BytesIO(data)) as im:
             return torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1).contiguous()

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -17,14 +19,15 @@ import numpy as np
 import pytest
 
 from ddmd_bench import resolver
-from ddmd_bench.leaderboard.reported import reported_sets
+from ddmd_bench.gates import GateRange, QualityGate, gate_for
 from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.build import PromptCountMismatch, build
-from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE, GateRange, QualityGate, gate_for
+from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
+from ddmd_bench.tracks.literature.reported import reported_sets
 from ddmd_bench.tracks.literature.references import ReferenceStatsMismatch, expected_identity
 from ddmd_bench.tracks.literature.specs import SPECS
 from ddmd_bench.metrics import reference
-from ddmd_bench.metrics.eval_resize import EVAL_TRANSFORMS, TransformedFeatures
+from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
 from ddmd_bench.metrics.fid import ReferenceStats
 from ddmd_bench.prompts import DuplicatePromptId, EmptyPromptSet
 from ddmd_bench.protocol import PromptSetMismatch, check_prompts
@@ -134,6 +137,21 @@ def test_registered_next_to_toy_and_listable_without_data():
     assert describe("coco30k-256")["data_files"][0]["sha256"] == DMD2_SHA
 
 
+def test_catalogue_names_every_literature_spec_once():
+    literature = [n for n in PROTOCOLS if n != "toy" and n in SPECS]
+    assert literature == list(SPECS)
+    for name in SPECS:
+        assert PROTOCOLS.get(name).spec is SPECS.get(name)
+
+
+def test_listing_protocols_imports_no_track_and_describing_one_imports_no_torch():
+    code = ("import sys; from ddmd_bench.protocols import PROTOCOLS, describe; "
+            "names = list(PROTOCOLS); assert not [m for m in sys.modules if m.startswith('ddmd_bench.tracks')], names; "
+            "describe('mlperf-sdxl-5k'); assert 'torch' not in sys.modules; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
 def test_fingerprints_are_stable_distinct_and_independent_of_paths(files, tmp_path):
     prints = {}
     for name in NAMES:
@@ -170,6 +188,7 @@ def test_limit_makes_a_named_prefix(files):
     assert part.fingerprint != full.fingerprint
     assert gate_for(full).ranges == MLPERF_SDXL_GATE.ranges and gate_for(full).name == MLPERF_SDXL_GATE.name
     assert gate_for(part) is None and gate_for(get_protocol("toy")[0]) is None  # the ranges hold at n=5000 only
+    assert full.quality_gate() == gate_for(full) and part.quality_gate() is None
 
 
 def test_reported_protocols_line_up():

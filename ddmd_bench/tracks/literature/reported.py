@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 from ddmd_bench.protocol import Protocol
+from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 
 _UNSTATED = "as reported; implementation details not stated in the source"
 

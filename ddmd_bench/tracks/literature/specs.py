@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ddmd_bench.tracks.literature.datafiles import DataFile
-from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE, QualityGate
+from ddmd_bench.gates import QualityGate
 from ddmd_bench.registry import Registry
+from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 
 
 @dataclass(frozen=True, slots=True)
