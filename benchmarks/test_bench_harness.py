@@ -16,7 +16,7 @@ import sys
 import time
 
 from ddmd_bench.evaluation import runner
-from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 from ddmd_bench.metrics import latency as latency_mod
 
 
@@ -83,7 +83,7 @@ torch.set_num_threads(1)
 sys.path.insert(0, {root!r})
 from benchmarks.test_bench_harness import _protocol
 from ddmd_bench.evaluation import runner
-from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 protocol, context = _protocol({n})
 gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=1))
 context.build_metrics(protocol)

@@ -33,7 +33,7 @@ def student_defaults(files: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def default_toy_suite():
     """The toy generators evaluated by default: the teacher at several step counts with and without CFG, then
     every shipped student with its own sampler."""
-    from ddmd_bench.generators.toy import ToyGeneratorSpec
+    from ddmd_bench.tracks.toy.generators import ToyGeneratorSpec
     from ddmd_bench.tracks.toy import shipped
 
     teacher = [ToyGeneratorSpec("teacher", steps, guidance) for steps in TOY_STEPS for guidance in (TOY_GUIDANCE, 1.0)]
@@ -81,7 +81,7 @@ def _recipe_generator(kind: str, target: str, options: RecipeOptions):
 
 def _toy_generator(text: str):
     """A shipped toy model from its suite name or spec."""
-    from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+    from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
     from ddmd_bench.tracks.toy import shipped
 
     files = shipped.read_manifest()["files"]

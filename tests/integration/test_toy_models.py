@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 from ddmd_bench.tracks.toy import shipped, world
 from ddmd_bench.tracks.toy.classifier import accuracy
 from ddmd_bench.tracks.toy.loaders import load_classifier, load_denoiser

@@ -143,7 +143,7 @@ def test_cold_start_leaves_the_global_rng_alone():
 
 
 def test_toy_cold_start_builds_new_weights_and_costs_more_than_a_warm_call():
-    from ddmd_bench.generators.toy import ToyGenerator, ToyGeneratorSpec
+    from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 
     gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=1))
     fresh = gen.fresh()
