@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ddmd_bench.evaluation import shards
-from ddmd_bench.evaluation.environment import device_info, environment
+from ddmd_bench.provenance import device_info, environment
 from ddmd_bench.evaluation.records import SCHEMA_VERSION
 from ddmd_bench.evaluation.resize import AtResolution
 from ddmd_bench.generators.base import ColdStartable

@@ -1,8 +1,11 @@
 """FID features exactly as clean-fid's `clean` mode computes them, but from in-memory uint8 batches.
 
-clean-fid resizes each channel as a float PIL image (bicubic, to 299x299, no re-quantisation) and feeds [0, 255]
-floats to NVIDIA's TorchScript port of the TF Inception. We call clean-fid's own resizer and its `InceptionV3W`
-wrapper, so only the input path differs: no PNG round trip, no folder, no DataLoader.
+clean-fid resizes each channel as a float PIL image (bicubic, to 299x299, no re-quantisation, then clipped to
+[0, 255]) and feeds [0, 255] floats to NVIDIA's TorchScript port of the TF Inception. We make the same PIL calls on
+the same float32 planes and use clean-fid's `InceptionV3W` wrapper, so only the input path differs: no PNG round
+trip, no folder, no DataLoader, and each channel is resized straight into the network's [B, 3, 299, 299] input on a
+thread pool instead of through per-image HWC arrays that are concatenated, converted, transposed and collated.
+tests/unit/test_inception_resize.py checks the output against clean-fid's resizer bit for bit.
 """
 
 from __future__ import annotations
@@ -14,10 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ddmd_bench.metrics.base import check_images
+from ddmd_bench.utils.threads import available_cores, local_processes
 
 CLEAN_PREPROCESSING = "clean-fid mode=clean: per-channel float PIL bicubic resize to 299x299, no quantisation"
+SIZE = 299
 
 
 class CleanFIDFeatures:
@@ -28,10 +34,7 @@ class CleanFIDFeatures:
 
     def __init__(self, network: torch.nn.Module | None = None, weights: str | Path | None = None,
                  device: torch.device | str = "cpu", network_id: str | None = None) -> None:
-        from cleanfid.resize import build_resizer
-
         self.device = torch.device(device)
-        self._resize = build_resizer("clean")
         if network is None:
             network, self.weights_sha256 = _load_inception(weights)
             network_id = "inception-2015-12-05 (clean-fid TorchScript)"
@@ -41,10 +44,13 @@ class CleanFIDFeatures:
         self.id = f"{network_id or type(network).__name__}|{self.weights_sha256[:12]}|clean"
 
     def resize(self, images: torch.Tensor) -> torch.Tensor:
-        """clean-fid's resizer per image -> float32 [B, 3, 299, 299] in [0, 255]. Images are resized on a thread
-        pool (PIL's resampling releases the GIL); `map` keeps their order, so the output is unchanged."""
-        arrays = list(_pool().map(self._resize, [im.permute(1, 2, 0).numpy() for im in check_images(images)]))
-        return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
+        """clean-fid's `clean` resize -> float32 [B, 3, 299, 299] in [0, 255]. Images are resized on a thread pool
+        (PIL's resampling releases the GIL), each into its own slice of the output, so order and values are those
+        of the serial loop."""
+        planes = check_images(images).cpu().numpy()
+        out = np.empty((len(planes), 3, SIZE, SIZE), dtype=np.float32)
+        list(_pool().map(_resize_into, planes, out))
+        return torch.from_numpy(out)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -52,9 +58,19 @@ class CleanFIDFeatures:
         return self.network(self.resize(images).to(self.device)).float().cpu()
 
 
+def _resize_into(image: np.ndarray, out: np.ndarray) -> None:
+    """One uint8 [3, H, W] image into `out` [3, 299, 299]: what clean-fid's `make_resizer("PIL", False, "bicubic")`
+    computes (a mode-F image per channel, bicubic resize, clip to [0, 255]), without its HWC concatenate and copy."""
+    for channel, plane in enumerate(image):
+        resized = Image.fromarray(plane.astype(np.float32)).resize((SIZE, SIZE), resample=Image.BICUBIC)
+        np.clip(np.asarray(resized), 0, 255, out=out[channel])
+
+
 @functools.lru_cache(maxsize=1)
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
-    return concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="fid-resize")
+    # this process's share of the cores (as for torch's threads): resizing and the forward pass never overlap
+    workers = max(1, available_cores() // local_processes(os.environ))
+    return concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fid-resize")
 
 
 def _load_inception(weights: str | Path | None) -> tuple[torch.nn.Module, str]:
