@@ -46,7 +46,7 @@ import json, sys
 from ddmd_bench.utils import threads
 choice = threads.configure(int(sys.argv[1]) if len(sys.argv) > 1 else None)
 import torch
-from ddmd_bench.evaluation.environment import environment
+from ddmd_bench.provenance import environment
 import os
 print(json.dumps({"torch": torch.get_num_threads(), "recorded": environment()["threads"],
                   "openblas": os.environ.get("OPENBLAS_NUM_THREADS")}))

@@ -12,13 +12,13 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ddmd_bench.provenance import git_commit  # noqa: F401  (the toy trainers record `shipped.git_commit()`)
 from ddmd_bench.resolver import sha256_file
 
 MANIFEST = "manifest.json"
@@ -84,24 +84,6 @@ def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, to
         return load_file(str(path)), meta
     except Exception as exc:  # a file that matches its hash but does not parse means a bad manifest entry
         raise WeightsError(f"cannot read weight file {path}: {exc}; {how}") from exc
-
-
-def git_commit(root: Path | None = None) -> str:
-    """Current commit of the repository (with '+dirty' if tracked code differs), or 'unknown'.
-
-    The shipped-weights folder is left out of the check: shipping one model rewrites it, and the next model trained
-    in the same batch (the students after the teacher) would otherwise be marked dirty by its predecessor's output.
-    """
-    root = root or Path(__file__).resolve().parents[3]
-    try:
-        sha = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        weights = "ddmd_bench/tracks/toy/weights"
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                f":(exclude){weights}"], capture_output=True, text=True, check=True).stdout.strip()
-        return sha + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def ship(name: str, source: Path, info: dict[str, Any], folder: Path | None = None) -> Path:
