@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from ddmd_bench.training.presets import get_preset
+from ddmd_bench.tracks.toy.presets import get_preset
 from ddmd_bench.training.trainer import Trainer
 
 BATCH = 32

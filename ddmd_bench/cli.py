@@ -202,12 +202,12 @@ class _TrainGroup(click.Group):
     """`train` subcommands are the toy track's own models plus every distillation preset (presets.py)."""
 
     def list_commands(self, ctx):
-        from ddmd_bench.training.presets import PRESETS
+        from ddmd_bench.tracks.toy.presets import PRESETS
 
         return super().list_commands(ctx) + PRESETS.names()
 
     def get_command(self, ctx, name):
-        from ddmd_bench.training.presets import PRESETS
+        from ddmd_bench.tracks.toy.presets import PRESETS
 
         command = super().get_command(ctx, name)
         if command is None and name in PRESETS:
@@ -238,7 +238,7 @@ def train() -> None:
 
 
 def _preset_command(preset: str) -> click.Command:
-    from ddmd_bench.training.presets import get_preset
+    from ddmd_bench.tracks.toy.presets import get_preset
 
     cfg = get_preset(preset)
 
@@ -264,7 +264,8 @@ def _preset_command(preset: str) -> click.Command:
 
         import torch
 
-        from ddmd_bench.training.run import parse_overrides, run_preset
+        from ddmd_bench.tracks.toy.distill import run_preset
+        from ddmd_bench.training.run import parse_overrides
 
         if threads:
             torch.set_num_threads(threads)
@@ -291,7 +292,7 @@ def _train_command(name: str, help_text: str):
     def command(track, out, steps, ship, threads):
         import torch
 
-        from ddmd_bench.tracks.toy.training import TRAINERS
+        from ddmd_bench.tracks.toy.model_training import TRAINERS
 
         if threads:
             torch.set_num_threads(threads)
@@ -342,7 +343,7 @@ def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, t
     """Train and score every planned (seed, arm) run that is not finished yet."""
     import torch
 
-    from ddmd_bench.training.ablation import ARMS, AblationConfig, AblationMismatch, run_all
+    from ddmd_bench.tracks.toy.ablation import ARMS, AblationConfig, AblationMismatch, run_all
 
     if threads:
         torch.set_num_threads(threads)
@@ -376,7 +377,7 @@ def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, t
               show_default=True, help="Where to write table.md, results.json and curves.png (runs go to <to>/runs).")
 def ablation_report(out, target):
     """Table, paired differences, claims and learning curves of every finished run."""
-    from ddmd_bench.training.ablation import AblationMismatch, ReportPaths, report
+    from ddmd_bench.tracks.toy.ablation import AblationMismatch, ReportPaths, report
 
     try:
         folder, copied = report(ReportPaths(target, out))

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ddmd_bench.training import lora
-from ddmd_bench.training.denoisers import TeacherBundle
+from ddmd_bench.training.bundle import TeacherBundle
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +22,10 @@ _NET_SLOTS = ("unet", "transformer")
 def export_pipeline(teacher: TeacherBundle, student: torch.nn.Module, steps: int, out_dir: str | Path,
                     info: dict | None = None) -> Path:
     """Write the student pipeline to `out_dir`; returns it. Only for teachers loaded from diffusers pipelines."""
-    pipe = teacher.extras.get("pipeline")
+    pipe = teacher.pipeline
     if pipe is None:
-        raise ValueError(f"teacher {teacher.name!r} is not a diffusers pipeline; toy students ship as safetensors "
-                         f"(`ddmd-bench train <preset> --ship`)")
+        raise ValueError(f"teacher {teacher.name!r} is not a diffusers pipeline; its student is exported as "
+                         f"safetensors by the trainer (and shipped by the track that supplied the teacher)")
     net = copy.deepcopy(teacher.net)
     state = lora.merged_state(student) if any("lora_" in k for k in student.state_dict()) else student.state_dict()
     net.load_state_dict(state)

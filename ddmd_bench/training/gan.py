@@ -4,18 +4,16 @@ Real and generated images are noised at the same kind of level the fake model is
 network, and the head classifies the pooled features of its middle block (a UNet's mid-block, or the middle block of a
 transformer's block list). The discriminator loss softplus(D(fake)) + softplus(-D(real)) trains the head and the fake
 network together (DMD2 weight 1e-2); the generator adds softplus(-D(G)) (DMD2: 1e-3 for SD1.5, 5e-3 for SDXL).
-It needs real images with captions: the toy track renders them; a teacher that provides none gets a clear error.
+It needs real images with captions, which the teacher bundle supplies (`real_data`); a bundle without them gets a
+clear error.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from ddmd_bench.training import functional as F
-
-RealData = Callable[[list[int]], tuple[torch.Tensor, list[str]]]  # seeds -> (x0 in the teacher's space, captions)
+from ddmd_bench.training.bundle import RealData, TeacherBundle
 
 
 def middle_module(net: torch.nn.Module) -> torch.nn.Module:
@@ -61,7 +59,7 @@ class GANHead(torch.nn.Module):
 class GAN:
     """The head, its feature tap on the fake network, and both losses."""
 
-    def __init__(self, teacher, fake: torch.nn.Module, real_data: RealData, clip: tuple[float, float]) -> None:
+    def __init__(self, teacher: TeacherBundle, fake: torch.nn.Module, real_data: RealData, clip: tuple[float, float]) -> None:
         self.teacher, self.real_data, self.clip = teacher, real_data, clip
         self.tap = FeatureTap(middle_module(fake))
         with torch.no_grad():  # one probe pass to size the head
@@ -90,10 +88,3 @@ class GAN:
         logits_real = self.logits(fake, real[rows].to(x.dtype), real_cond, gen, rows, n_global)
         return F.gan_discriminator_loss(logits_fake, logits_real)
 
-
-def toy_real_data(seeds: list[int]) -> tuple[torch.Tensor, list[str]]:
-    """Rendered toy-world images (x0 = uint8 / 127.5 - 1, the teacher's space) with their training captions."""
-    from ddmd_bench.tracks.toy import world
-
-    batch = world.make_batch(seeds)
-    return batch.images.float() / 127.5 - 1.0, list(batch.captions)

@@ -16,7 +16,7 @@ import torch
 
 from ddmd_bench.registry import Registry
 from ddmd_bench.training import functional as F
-from ddmd_bench.training.denoisers import Cond, TeacherBundle, cat_cond
+from ddmd_bench.training.bundle import Cond, TeacherBundle, cat_cond
 from ddmd_bench.training.schedules import SCHEDULES
 
 log = logging.getLogger(__name__)

@@ -1,18 +1,22 @@
-"""`ddmd-bench train <preset>`: resolve a preset with overrides, train or resume, optionally ship a toy student."""
+"""One distillation run as a command runs it: a config with KEY=VALUE overrides, trained or resumed, optionally
+exported from its last good checkpoint after a divergence, summarised for the command's output (and a manifest)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ddmd_bench.registry import unknown_name_message
 from ddmd_bench.training import runlog
+from ddmd_bench.training.bundle import TeacherBundle
 from ddmd_bench.training.config import DistillConfig
-from ddmd_bench.training.presets import get_preset
+from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -33,68 +37,62 @@ def parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def resolve(preset: str, overrides: dict[str, Any]) -> DistillConfig:
-    """The preset with overrides applied; unknown fields are named."""
-    cfg = get_preset(preset)
+def apply_overrides(cfg: DistillConfig, overrides: dict[str, Any]) -> DistillConfig:
+    """`cfg` with overrides applied and its loss validated; unknown fields are named."""
     fields = set(cfg.to_dict()) | {f"loss.{k}" for k in cfg.to_dict()["loss"]}
     unknown = sorted(set(overrides) - fields)
     if unknown:
-        from ddmd_bench.registry import unknown_name_message
-
         raise ValueError(unknown_name_message("config field", unknown[0], sorted(fields)))
     cfg = cfg.with_overrides(**overrides)
     cfg.loss.validate()
     return cfg
 
 
-def student_name(preset: str) -> str:
-    """Shipped name of a toy preset's student: 'toy-ddmd-4step' -> 'ddmd-4step'."""
-    return preset.removeprefix("toy-")
+@dataclass(frozen=True)
+class DistillRequest:
+    """What to train and how: `preset` names the config in the summary; `teacher` None loads `cfg.teacher` as a
+    diffusers pipeline folder; `export_last_good` exports the last good checkpoint's EMA student if the run diverges
+    (the divergence is recorded) instead of stopping."""
+
+    preset: str
+    cfg: DistillConfig
+    out_dir: Path
+    teacher: TeacherBundle | None = None
+    prompts: str | None = None
+    command: str = ""
+    export_last_good: bool = False
+    parallel: str = "ddp"
 
 
-def run_preset(preset: str, out_dir: Path, overrides: dict[str, Any], prompts: str | None = None,
-               ship: bool = False, command: str = "", ship_last_good: bool = False,
-               parallel: str = "ddp") -> dict[str, Any]:
-    """Train (or resume) `preset` in `out_dir`; with `ship`, copy the EMA student (float16) into the package.
+@dataclass(frozen=True)
+class DistillResult:
+    """The exported EMA student and the run's summary (config, teacher, timings, final log record, divergence)."""
 
-    If the run diverges it stops with `TrainingDiverged`; with `ship_last_good` the last good checkpoint's EMA
-    student is exported and shipped instead, and the divergence is recorded in the manifest."""
-    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
+    path: Path
+    info: dict[str, Any]
 
-    cfg = resolve(preset, overrides)
-    if ship and cfg.teacher != "toy":
-        raise ValueError("--ship adds a student to the toy track's shipped weights; only toy presets ship")
+
+def distill(request: DistillRequest) -> DistillResult:
+    """Train (or resume) one run in `request.out_dir`."""
+    cfg, out_dir = request.cfg, request.out_dir
     t0 = time.perf_counter()
-    trainer = Trainer(cfg, out_dir, prompts=prompts, parallel=parallel)
+    trainer = Trainer(cfg, out_dir, teacher=request.teacher, prompts=request.prompts, parallel=request.parallel)
     diverged = None
     try:
         path = trainer.run()
     except TrainingDiverged as exc:
-        if not ship_last_good:
+        if not request.export_last_good:
             raise
         diverged = str(exc)
         log.warning("%s; exporting the last good checkpoint", exc)
         path = trainer.export_last_good(out_dir / "student-last-good.safetensors")
     records = runlog.read(out_dir)
-    info = {"kind": "student", "preset": preset, "distill_config": trainer.cfg.to_dict(), "lora_rank": cfg.lora_rank,
-            "student_sigmas": [round(float(v), 6) for v in trainer.sigmas], "teacher_sha256": trainer.teacher.extras.get("teacher_sha256"),
-            "model_config": trainer.teacher.extras.get("model_config"), "command": command,
-            "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1), "threads": torch.get_num_threads(),
+    info = {"kind": "student", "preset": request.preset, "distill_config": trainer.cfg.to_dict(),
+            "lora_rank": cfg.lora_rank, "student_sigmas": [round(float(v), 6) for v in trainer.sigmas],
+            "teacher_sha256": trainer.teacher.weights_sha256, "model_config": trainer.teacher.model_config,
+            "command": request.command, "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1),
+            "threads": torch.get_num_threads(),
             "final": {k: v for k, v in (records[-1] if records else {}).items() if k != "sec"},
             "diverged": diverged}
-    log.info("%s: %d steps, %.0f s this invocation", preset, cfg.steps, time.perf_counter() - t0)
-    if ship:
-        info |= _ship(student_name(preset), path, info)
-    return {"path": str(path), "shipped": ship, **info}
-
-
-def _ship(name: str, path: Path, info: dict[str, Any]) -> dict[str, Any]:
-    from safetensors.torch import load_file, save_file
-
-    from ddmd_bench.tracks.toy import shipped
-
-    half = path.with_name(path.stem + ".fp16.safetensors")
-    save_file({k: v.half() for k, v in load_file(str(path)).items()}, str(half))
-    target = shipped.ship(name, half, {**info, "dtype": "float16", "commit": shipped.git_commit()})
-    log.info("shipped %s -> %s", name, target)
-    return {"shipped_to": str(target)}
+    log.info("%s: %d steps, %.0f s this invocation", request.preset, cfg.steps, time.perf_counter() - t0)
+    return DistillResult(path, info)

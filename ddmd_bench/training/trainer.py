@@ -11,18 +11,19 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from ddmd_bench import prompts as prompt_sets
 from ddmd_bench.registry import unknown_name_message
 from ddmd_bench.training import functional as F
 from ddmd_bench.training import lora, sharding
 from ddmd_bench.training.config import DistillConfig
-from ddmd_bench.training.denoisers import TeacherBundle, load_teacher
+from ddmd_bench.training.bundle import PromptSource, TeacherBundle
+from ddmd_bench.training.denoisers import load_teacher
 from ddmd_bench.training.gan import GAN
 from ddmd_bench.training.losses import DMDLoss, fake_loss
 from ddmd_bench.training.runlog import RunLog
@@ -71,45 +72,37 @@ class Nets:
     gan: GAN | None = None  # DMD2's optional GAN head (its parameters are in opt_fake)
 
 
-def toy_prompts(cfg: DistillConfig) -> Callable[[int, int], list[str]]:
-    """Training captions of the toy world (noisy alt-text, as the teacher saw them), a function of (step, i)."""
-    from ddmd_bench.tracks.toy import world
-
-    def prompts(step: int, n: int) -> list[str]:
-        if cfg.unconditional:
-            return [""] * n
-        seeds = [cfg.seed * 1_000_000_007 + 500_000_000 + step * n + i for i in range(n)]
-        return [world.caption(world.sample_scene(s), s) for s in seeds]
-
-    return prompts
-
-
-def file_prompts(path: str, unconditional: bool) -> Callable[[int, int], list[str]]:
+def file_prompts(path: str) -> PromptSource:
     """Prompts cycled from a prompt file (any format `ddmd-bench prompts` reads)."""
-    from ddmd_bench import prompts as prompt_sets
-
     items = prompt_sets.load(path).prompts
 
     def prompts(step: int, n: int) -> list[str]:
-        return [""] * n if unconditional else [items[(step * n + i) % len(items)] for i in range(n)]
+        return [items[(step * n + i) % len(items)] for i in range(n)]
 
     return prompts
 
 
+def empty_prompts(step: int, n: int) -> list[str]:
+    """An unconditional run's prompts: the empty one for every sample."""
+    return [""] * n
+
+
 class Trainer:
-    """Builds everything from a `DistillConfig` and runs (or resumes) it in `out_dir`."""
+    """Builds everything from a `DistillConfig` and runs (or resumes) it in `out_dir`.
+
+    `teacher` is the bundle supplied by the teacher's owner (a track); without one, `cfg.teacher` must be a local
+    diffusers pipeline directory. `prompts` is a prompt source, a prompt file, or None for the bundle's own training
+    captions."""
 
     def __init__(self, cfg: DistillConfig, out_dir: str | Path, teacher: TeacherBundle | None = None,
-                 prompts: Callable[[int, int], list[str]] | str | None = None, parallel: str = "ddp") -> None:
+                 prompts: PromptSource | str | None = None, parallel: str = "ddp") -> None:
         if parallel not in sharding.PARALLEL_MODES:
             raise ValueError(unknown_name_message("parallel mode", parallel, list(sharding.PARALLEL_MODES)))
         self.cfg, self.out_dir = cfg, Path(out_dir)
         self.teacher = teacher or load_teacher(cfg.teacher)
         self.cfg = cfg = self._resolve_shift(self._check_cfg_support(cfg))
         self.loss = DMDLoss(cfg.loss, self.teacher)
-        if isinstance(prompts, str):
-            prompts = file_prompts(prompts, cfg.unconditional)
-        self.prompts = prompts or toy_prompts(cfg)
+        self.prompts = self._prompt_source(prompts)
         self.world = World.current()
         self.sharded = parallel == "fsdp" and self.world.size > 1  # a run setting: same math as DDP
         self._pending_opt: tuple[dict, dict | None] | None = None
@@ -125,6 +118,19 @@ class Trainer:
     def _resolve_shift(self, cfg: DistillConfig) -> DistillConfig:
         """An unset `loss.shift` becomes the teacher's, so checkpoints and exports record the shift trained with."""
         return cfg if cfg.loss.shift is not None else cfg.with_overrides(**{"loss.shift": self.teacher.time_shift})
+
+    def _prompt_source(self, prompts: PromptSource | str | None) -> PromptSource:
+        """A given source as it is; a file or the bundle's captions, both replaced by "" in an unconditional run."""
+        if callable(prompts):
+            return prompts
+        if self.cfg.unconditional:
+            return empty_prompts
+        if isinstance(prompts, str):
+            return file_prompts(prompts)
+        if self.teacher.prompts is None:
+            raise ValueError(f"teacher {self.teacher.name} supplies no training prompts; give a prompt file "
+                             f"(--prompts)")
+        return self.teacher.prompts(self.cfg.seed)
 
     def _check_cfg_support(self, cfg: DistillConfig) -> DistillConfig:
         if self.teacher.supports_cfg or cfg.loss.guidance == 1.0:
@@ -155,11 +161,11 @@ class Trainer:
         return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=self.cfg.weight_decay)
 
     def _gan(self, fake: torch.nn.Module | None) -> GAN:
-        real = self.teacher.extras.get("real_data")
+        real = self.teacher.real_data
         if fake is None or real is None:
             raise ValueError(f"the GAN term (gan_weight={self.cfg.gan_weight}) needs the fake model and real images; "
                              f"teacher {self.teacher.name} provides {'no real images' if real is None else 'no fake'} "
-                             f"(the toy track renders them; image datasets for diffusers teachers are not wired yet)")
+                             f"(a teacher bundle supplies real images; diffusers pipeline folders come without any)")
         if self.world.size > 1:
             raise ValueError("the GAN term runs in a single process for now (its head is not DDP/FSDP-wrapped)")
         return GAN(self.teacher, fake, real, self.cfg.loss.clip)
@@ -298,7 +304,7 @@ class Trainer:
             state = state or self._local_state(nets)
             state |= {"ema": lora.trainable_state(nets.ema.shadow), "ema_updates": nets.ema.updates, "step": step,
                       "config": json.dumps(self.cfg.to_dict()),
-                      "teacher_sha256": self.teacher.extras.get("teacher_sha256")}
+                      "teacher_sha256": self.teacher.weights_sha256}
             if nets.gan is not None:
                 state["gan_head"] = nets.gan.head.state_dict()
             atomic_save(state, self.out_dir / "state.pt")
@@ -331,9 +337,9 @@ class Trainer:
         if saved != json.loads(json.dumps(self.cfg.to_dict())):
             raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
                              f"delete {self.out_dir / 'state.pt'}")
-        # The config names the teacher ("toy"), not its weights: a retrained teacher must not silently continue (or,
-        # for a finished run, re-export) a student distilled from the previous one.
-        saved_teacher, teacher = state.get("teacher_sha256"), self.teacher.extras.get("teacher_sha256")
+        # The config names the teacher, not its weights: a retrained teacher must not silently continue (or, for a
+        # finished run, re-export) a student distilled from the previous one.
+        saved_teacher, teacher = state.get("teacher_sha256"), self.teacher.weights_sha256
         if saved_teacher is not None and saved_teacher != teacher:
             raise ValueError(f"{self.out_dir} holds a run distilled from teacher {saved_teacher[:12]}, but the teacher "
                              f"is now {str(teacher)[:12]}; use another --out or delete {self.out_dir / 'state.pt'}")
@@ -369,8 +375,7 @@ class Trainer:
     def export(self, net: torch.nn.Module, path: Path) -> Path:
         """The student's trainable weights (LoRA or full) as safetensors, with the resolved config inside."""
         meta = {"distill_config": json.dumps(self.cfg.to_dict()), "teacher": self.teacher.name,
-                "teacher_extras": json.dumps({k: v for k, v in self.teacher.extras.items()
-                                              if isinstance(v, (str, int, float, dict))}),
+                "teacher_extras": json.dumps(self.teacher.record()),
                 "student_sigmas": json.dumps([float(v) for v in self.sigmas]), "lora_rank": str(self.cfg.lora_rank)}
         export_safetensors(lora.trainable_state(net), path, meta)
         return path

@@ -16,7 +16,7 @@ from scipy import stats
 from ddmd_bench.cli import main
 from ddmd_bench.metrics.functional import precision_recall
 from ddmd_bench.report.ablation import table_markdown
-from ddmd_bench.training.ablation import (ARMS, EVAL_FORMAT, AblationConfig, AblationMismatch, Comparison, Interval,
+from ddmd_bench.tracks.toy.ablation import (ARMS, EVAL_FORMAT, AblationConfig, AblationMismatch, Comparison, Interval,
                                           RunResult, judge, paired_difference, read_runs, render_report, results,
                                           write_identity)
 
@@ -41,8 +41,8 @@ def test_a_snapshot_scores_exactly_as_evaluate_scores_the_same_student(tmp_path)
 
     from ddmd_bench.evaluation.suite import evaluate_suite
     from ddmd_bench.tracks.toy import shipped
-    from ddmd_bench.training.ablation import SnapshotScorer
-    from ddmd_bench.training.presets import get_preset
+    from ddmd_bench.tracks.toy.ablation import SnapshotScorer
+    from ddmd_bench.tracks.toy.presets import get_preset
 
     torch.set_num_threads(1)
     state, _ = shipped.load_state_dict("dmd-4step")
@@ -119,7 +119,7 @@ def test_verdicts_agree_disagree_and_inconclusive():
 
 def test_a_collapse_claim_counts_divergences():
     runs = _runs({"ca-only": [0.1, 0.2, 0.15], "decoupled-hybrid": [0.1, 0.3, 0.1]}, "recall", diverged={"ca-only"})
-    from ddmd_bench.training.ablation import CLAIMS
+    from ddmd_bench.tracks.toy.ablation import CLAIMS
 
     claim = next(c for c in CLAIMS if c.collapse_arm == "ca-only")
     out = judge(claim, runs)

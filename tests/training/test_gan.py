@@ -7,16 +7,17 @@ import math
 import pytest
 import torch
 
+from ddmd_bench.tracks.toy.bundle import real_data, toy_bundle
+from ddmd_bench.tracks.toy.presets import get_preset
 from ddmd_bench.training import runlog
-from ddmd_bench.training.gan import GAN, middle_module, toy_real_data
-from ddmd_bench.training.presets import get_preset
+from ddmd_bench.training.gan import GAN, middle_module
 from ddmd_bench.training.trainer import Trainer
 
 CFG = get_preset("toy-dmd-gan-4step").with_overrides(steps=3, batch_size=4, save_every=2, warmup_steps=1)
 
 
 def test_gan_terms_are_trained_logged_and_resumed(tmp_path):
-    Trainer(CFG, tmp_path / "run").run()
+    Trainer(CFG, tmp_path / "run", teacher=toy_bundle()).run()
     records = runlog.read(tmp_path / "run")
     assert [r["step"] for r in records] == [1, 2, 3]
     assert all(math.isfinite(r["gan_g"]) and math.isfinite(r["gan_d"]) for r in records)
@@ -26,25 +27,25 @@ def test_gan_terms_are_trained_logged_and_resumed(tmp_path):
     assert state["step"] == 3 and set(state["gan_head"]) == {"net.0.weight", "net.0.bias", "net.1.weight",
                                                              "net.1.bias", "net.3.weight", "net.3.bias"}
     # an interrupted run resumes with the head: stop at 2, re-run to 3, same log as uninterrupted
-    Trainer(CFG.with_overrides(steps=2), tmp_path / "resumed").run()
+    Trainer(CFG.with_overrides(steps=2), tmp_path / "resumed", teacher=toy_bundle()).run()
     state = torch.load(tmp_path / "resumed" / "state.pt", weights_only=True)
     import json
 
     state["config"] = json.dumps(CFG.to_dict())
     torch.save(state, tmp_path / "resumed" / "state.pt")
-    Trainer(CFG, tmp_path / "resumed").run()
+    Trainer(CFG, tmp_path / "resumed", teacher=toy_bundle()).run()
     resumed = runlog.read(tmp_path / "resumed")
     for a, b in zip(records, resumed):
         assert b["gan_g"] == pytest.approx(a["gan_g"], rel=1e-5) and b["loss"] == pytest.approx(a["loss"], rel=1e-5)
 
 
 def test_generator_term_reaches_the_student_and_the_head_tells_real_from_fake():
-    trainer = Trainer(CFG, "/nonexistent-unused")
+    trainer = Trainer(CFG, "/nonexistent-unused", teacher=toy_bundle())
     nets = trainer.build()
     gan = nets.gan
     assert isinstance(gan, GAN) and middle_module(nets.fake) is nets.fake.transformer_blocks[len(
         nets.fake.transformer_blocks) // 2]
-    real, captions = toy_real_data(list(range(8)))
+    real, captions = real_data(list(range(8)))
     assert real.shape == (8, 3, 16, 16) and real.min() >= -1 and real.max() <= 1 and len(captions) == 8
     # the generator's GAN loss has a gradient on the student (through the fake network, which it does not update)
     cond = trainer.teacher.encode(captions)

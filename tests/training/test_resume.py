@@ -80,7 +80,7 @@ def test_run_refuses_to_resume_a_student_of_another_teacher(tmp_path):
     from tests.factories import tiny_flow_bundle
 
     def bundle(sha: str):
-        return replace(tiny_flow_bundle(), extras={"teacher_sha256": sha})
+        return replace(tiny_flow_bundle(), weights_sha256=sha)
 
     cfg = CFG.with_overrides(steps=2)
     Trainer(cfg, tmp_path / "r", teacher=bundle("a" * 64), prompts=lambda s, n: [""] * n).run()

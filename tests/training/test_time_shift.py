@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
 from ddmd_bench.training import functional as F
+from ddmd_bench.training.bundle import TeacherBundle
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.denoisers import sd3_bundle
 from ddmd_bench.training.losses import DMDLoss, DMDLossConfig, fake_loss
@@ -23,21 +24,15 @@ def sd3_teacher(tmp_path_factory):
     return sd3_bundle(tiny_sd3_pipeline(tmp_path_factory.mktemp("tok")))
 
 
-@contextlib.contextmanager
-def _spy_sigmas(bundle):
-    """Record the noise levels every teacher/fake call receives."""
+def _spy_sigmas(bundle: TeacherBundle) -> tuple[TeacherBundle, list[torch.Tensor]]:
+    """A copy of the bundle that records the noise levels every teacher/fake call receives (and the record)."""
     seen: list[torch.Tensor] = []
-    call = bundle.call
 
     def spy(net, x, sigma, cond):
         seen.append(sigma.detach().double().clone())
-        return call(net, x, sigma, cond)
+        return bundle.call(net, x, sigma, cond)
 
-    bundle.call = spy
-    try:
-        yield seen
-    finally:
-        bundle.call = call
+    return replace(bundle, call=spy), seen
 
 
 def test_sd3_teacher_shift_reaches_the_loss_and_the_student_grid(sd3_teacher):
@@ -57,14 +52,14 @@ def test_sd3_teacher_shift_reaches_the_loss_and_the_student_grid(sd3_teacher):
 
 
 def test_constrained_ca_levels_are_drawn_before_the_teachers_shift(sd3_teacher):
-    loss_fn = DMDLoss(DMDLossConfig(schedule="decoupled-constrained", guidance=2.0, terms="ca"), sd3_teacher)
+    spied, seen = _spy_sigmas(sd3_teacher)
+    loss_fn = DMDLoss(DMDLossConfig(schedule="decoupled-constrained", guidance=2.0, terms="ca"), spied)
     assert loss_fn.shift == 3.0
     post = torch.tensor([1.0, 0.75, 0.5, 0.25])
     pre = F.inverse_time_shift(post.double(), 3.0).float()  # 1, 0.5, 0.25, 0.1
     x = torch.randn(4, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     cond, uncond = sd3_teacher.encode(["a red cat"] * 4), sd3_teacher.encode([""] * 4)
-    with _spy_sigmas(sd3_teacher) as seen:
-        loss_fn(x, pre, cond, uncond, None, torch.Generator().manual_seed(11))
+    loss_fn(x, pre, cond, uncond, None, torch.Generator().manual_seed(11))
     s_ca = seen[0][:4]  # one batched pass: conditional CA rows first
     # The documented draw: u ~ U(0,1) for the CA row, uniform in [clip_lo, min(pre, clip_hi)], then shifted.
     u = torch.rand((2, 4), generator=torch.Generator().manual_seed(11), dtype=torch.float64)[0]
@@ -99,11 +94,10 @@ def test_explicit_shift_overrides_the_teacher_with_a_warning(sd3_teacher, caplog
 
 
 def test_fake_model_levels_follow_the_shift():
-    teacher = tiny_flow_bundle()
+    teacher, seen = _spy_sigmas(tiny_flow_bundle())
     x = torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    with _spy_sigmas(teacher) as seen:
-        fake_loss(teacher, teacher.net, x, teacher.encode(["a"] * 4), torch.Generator().manual_seed(5), CLIP,
-                  shift=3.0)
+    fake_loss(teacher, teacher.net, x, teacher.encode(["a"] * 4), torch.Generator().manual_seed(5), CLIP,
+              shift=3.0)
     u = torch.rand(4, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     expected = F.time_shift(CLIP[0] + (CLIP[1] - CLIP[0]) * u, 3.0)
     torch.testing.assert_close(seen[0], expected.float().double(), atol=1e-7, rtol=0)

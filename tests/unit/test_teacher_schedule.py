@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddmd_bench.tracks.toy.train_teacher import TeacherTrainConfig, learning_rate
+from ddmd_bench.tracks.toy.teacher_training import TeacherTrainConfig, learning_rate
 
 
 def test_warm_up_constant_then_cool_down_to_zero():

@@ -21,10 +21,25 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
+from safetensors.torch import load_file
+from scipy import stats
 
+from ddmd_bench.evaluation import runner
+from ddmd_bench.metrics import functional as MF
+from ddmd_bench.protocols import get_protocol
 from ddmd_bench.registry import Registry
+from ddmd_bench.report.ablation import table_markdown
+from ddmd_bench.resolver import sha256_file
+from ddmd_bench.tracks.toy import track, world
+from ddmd_bench.tracks.toy.bundle import toy_bundle
+from ddmd_bench.tracks.toy.loaders import load_denoiser, student_model
+from ddmd_bench.tracks.toy.models import TeacherConfig
+from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
+from ddmd_bench.tracks.toy.presets import get_preset
+from ddmd_bench.tracks.toy.shipped import entry
 from ddmd_bench.training.config import DistillConfig
-from ddmd_bench.training.presets import get_preset
+from ddmd_bench.training.trainer import Trainer, TrainingDiverged
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +129,6 @@ def run_dir(out: Path, arm: str, seed: int) -> Path:
 def run_all(cfg: AblationConfig, out: Path, committed: Path | None = None) -> None:
     """Train and score every planned run that is not finished yet. A run already committed under `committed` (the
     report's `runs/` folder) for the same teacher and the same config is finished too: it is not trained again."""
-    from ddmd_bench.tracks.toy.shipped import entry
-
     for arm in cfg.arms:
         ARMS.get(arm)  # a typo fails before anything is trained
     out.mkdir(parents=True, exist_ok=True)
@@ -149,13 +162,11 @@ def committed_runs(committed: Path, cfg: AblationConfig, teacher_sha256: str) ->
 
 def train_run(train_config: DistillConfig, folder: Path, label: str) -> None:
     """Train (or resume) one run; a divergence is recorded in `diverged.json`, not raised (it is a finding)."""
-    from ddmd_bench.training.trainer import Trainer, TrainingDiverged
-
     if (folder / "student.safetensors").exists() or (folder / "diverged.json").exists():
         return
     log.info("training %s", label)
     try:
-        Trainer(train_config, folder).run()
+        Trainer(train_config, folder, teacher=toy_bundle()).run()
     except TrainingDiverged as exc:  # its snapshots up to the divergence are still scored
         log.warning("%s diverged: %s", label, exc)
         (folder / "diverged.json").write_text(json.dumps({"message": str(exc)}) + "\n")
@@ -182,13 +193,6 @@ class SnapshotGenerator:
     chain (flow-dmd, its step count, no guidance), exactly as `evaluate` samples a shipped student."""
 
     def __init__(self, path: Path, train_config: DistillConfig) -> None:
-        from safetensors.torch import load_file
-
-        from ddmd_bench.resolver import sha256_file
-        from ddmd_bench.tracks.toy.loaders import load_denoiser, student_model
-        from ddmd_bench.tracks.toy.models import TeacherConfig
-        from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
-
         teacher, tokenizer, meta = load_denoiser("teacher")
         self.path, self.steps = path, train_config.student_steps
         self.unconditional = train_config.unconditional
@@ -228,9 +232,6 @@ class SnapshotScorer:
     `evaluate`), plus improved precision/recall (k = 3) and the output std on the same images and features."""
 
     def __init__(self, prompts: int | None = None) -> None:
-        from ddmd_bench.protocols import get_protocol
-        from ddmd_bench.tracks.toy import track, world
-
         self.protocol, self.context = get_protocol("toy", prompts)
         self.extractor = track.ClassifierFeatures()
         attrs = [world.parse_prompt(p) for p in self.context.prompt_set.prompts]
@@ -245,9 +246,6 @@ class SnapshotScorer:
 
     def score(self, path: Path, train_config: DistillConfig) -> dict[str, Any]:
         """{"step", "weights_sha256", "values": metric -> value} of one snapshot file."""
-        from ddmd_bench.evaluation import runner
-        from ddmd_bench.metrics import functional as MF
-
         generator = SnapshotGenerator(path, train_config)
         with tempfile.TemporaryDirectory(prefix="ddmd-ablation-") as tmp:
             record = runner.run(generator, self.protocol, self.context, progress=False, image_dir=Path(tmp))
@@ -261,8 +259,6 @@ class SnapshotScorer:
 
 def _read_pngs(folder: Path, n: int) -> torch.Tensor:
     """The runner's saved images (named by prompt index), as uint8 [n, 3, H, W]."""
-    from PIL import Image
-
     files = [folder / f"{i:06d}.png" for i in range(n)]
     return torch.stack([torch.from_numpy(np.array(Image.open(f))).permute(2, 0, 1) for f in files])
 
@@ -353,8 +349,6 @@ class Interval:
 
     @classmethod
     def of(cls, values: list[float]) -> Interval:
-        from scipy import stats
-
         x = np.asarray(values, float)
         if len(x) < 2:
             return cls(float(x.mean()) if len(x) else float("nan"), None, len(x))
@@ -526,8 +520,6 @@ def results(runs_dir: Path) -> dict[str, Any]:
 
 def render_report(runs_dir: Path, target: Path) -> Path:
     """Write `results.json`, `table.md` and `curves.png` in `target` from the run files under `runs_dir`."""
-    from ddmd_bench.report.ablation import table_markdown
-
     data = results(runs_dir)
     target.mkdir(parents=True, exist_ok=True)
     (target / "results.json").write_text(json.dumps(data, indent=1) + "\n")
@@ -538,7 +530,7 @@ def render_report(runs_dir: Path, target: Path) -> Path:
 
 def plot_curves(data: dict[str, Any], path: Path) -> None:
     """Mean over seeds of every metric against student updates, one line per arm."""
-    import matplotlib
+    import matplotlib  # heavy plotting backend, needed only to draw the report's figure
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -25,7 +25,7 @@ def _command() -> str:
 
 def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train (or resume) the toy teacher; with `ship`, copy the EMA weights into the package."""
-    from ddmd_bench.tracks.toy.train_teacher import TeacherTrainConfig, train
+    from ddmd_bench.tracks.toy.teacher_training import TeacherTrainConfig, train
 
     cfg = TeacherTrainConfig() if steps is None else TeacherTrainConfig(steps=steps)
     t0 = time.perf_counter()

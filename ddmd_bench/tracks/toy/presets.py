@@ -1,4 +1,5 @@
-"""Training presets as data: the toy baselines of the trainer issue and the paper's ablation arms.
+"""The toy track's distillation presets as data (`ddmd-bench train <preset>`): the DMD2 and Decoupled DMD baselines
+and the configurations the paper's ablation arms start from.
 
 The DMD baseline is DMD2's loss (coupled schedule, shared CFG normaliser); the decoupled arms use per-branch
 normalisation (the best available form, ALGORITHMS.md section 4), so schedule and normaliser both change between
