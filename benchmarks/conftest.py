@@ -27,7 +27,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
 
 def machine() -> dict:
     """Where the ratios were measured."""
-    return {"cpu": _cpu_name(), "cores": available_cores(), "torch": torch.__version__,
+    return {"cpu": cpu_name(), "cores": available_cores(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
             "python": platform.python_version(), "platform": platform.platform()}
 

@@ -3,6 +3,9 @@ clean-fid's folder path on the same images and extractor. Run with `make bench`;
 
 from __future__ import annotations
 
+import concurrent.futures
+from unittest import mock
+
 import numpy as np
 import pytest
 import torch
@@ -10,6 +13,7 @@ from PIL import Image
 
 from benchmarks import sidebyside
 from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import inception
 from ddmd_bench.metrics.inception import CleanFIDFeatures
 from tests.unit.test_inception_features import TinyExtractor
 
@@ -51,27 +55,48 @@ def image_folder(tmp_path_factory, request):
     folder = tmp_path_factory.mktemp("imgs")
     # smooth random images (PNG-compressible, like generated ones), not white noise
     low = torch.rand(n, 3, 8, 8, generator=torch.Generator().manual_seed(0))
-    images = (torch.nn.functional.interpolate(low, size=size, mode="bicubic").clamp(0, 1) * 255).round().to(torch.uint8)
+    smooth = torch.nn.functional.interpolate(low, size=size, mode="bicubic").clamp(0, 1)
+    images = (smooth * 255).round().to(torch.uint8)
     for i, im in enumerate(images):
         Image.fromarray(im.permute(1, 2, 0).numpy()).save(folder / f"{i:03d}.png")
     return folder, images
 
 
 def test_features_in_memory(benchmark, image_folder, request):
-    """In-memory features vs clean-fid's folder path on the same images and extractor, alternating."""
+    """In-memory features vs clean-fid's folder path on the same images and extractor, alternating; then the same
+    with the resize pool cut to one thread (what removing copies alone gives), and the input path alone (our
+    network input vs the batch clean-fid's DataLoader collates), which the network's cost does not dilute."""
     from cleanfid.fid import get_folder_features
+    from cleanfid.utils import ResizeDataset
 
     folder, images = image_folder
     extractor = CleanFIDFeatures(network=TinyExtractor())
     net = TinyExtractor()
+    workers = inception._pool()._max_workers
+    one_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1)
 
     def folder_path():
         return get_folder_features(str(folder), model=net, num_workers=0, batch_size=len(images),
                                    device=torch.device("cpu"), mode="clean", verbose=False)
 
+    def ours_one_thread():
+        with mock.patch.object(inception, "_pool", lambda: one_thread):
+            return extractor(images)
+
+    def folder_batch():
+        files = sorted(str(f) for f in folder.glob("*.png"))
+        loader = torch.utils.data.DataLoader(ResizeDataset(files, mode="clean"), batch_size=len(files), num_workers=0)
+        return next(iter(loader))
+
+    assert torch.equal(extractor.resize(images), folder_batch())
     size = request.node.callspec.id
-    ratio = sidebyside.compare(f"features_{size}", lambda: extractor(images), folder_path, rounds=3,
-                               baseline="clean-fid get_folder_features (PNG folder, num_workers=0)")
+    baseline = "clean-fid get_folder_features (PNG folder, num_workers=0)"
+    ratio = sidebyside.compare(f"features_{size}", lambda: extractor(images), folder_path, rounds=5,
+                               baseline=f"{baseline}; ours resizes on {workers} thread(s)")
+    sidebyside.compare(f"features_{size}_one_resize_thread", ours_one_thread, folder_path, rounds=5,
+                       baseline=baseline)
+    sidebyside.compare(f"features_input_{size}", lambda: extractor.resize(images), folder_batch, rounds=5,
+                       baseline=f"clean-fid ResizeDataset + DataLoader batch; ours resizes on {workers} thread(s)")
     benchmark.extra_info.update(ratio)
     benchmark.pedantic(extractor, args=(images,), rounds=1, warmup_rounds=0)
 
