@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.sidebyside import RATIOS
-from ddmd_bench.provenance import cpu_name as _cpu_name
+from ddmd_bench.provenance import cpu_name
 from ddmd_bench.utils.threads import available_cores
 
 SUMMARY = Path(__file__).with_name("summary.json")
