@@ -5,7 +5,8 @@ generate at their resolution and leave resizing to each metric (FID's centre cro
 full resolution), so for them a generator at another size is an error, not a silent resize.
 
 Square images are resized with PIL's LANCZOS filter (the filter the literature protocols use for reference images,
-PROTOCOLS.md §5); non-square images are centre-cropped to a square first. Images already at the resolution pass
+PROTOCOLS.md §5); non-square images are centre-cropped to a square first (`metrics.transforms.centre_crop_resize`,
+the one implementation of both steps). Images already at the resolution pass
 through untouched, so the toy track's numbers do not move.
 """
 
@@ -13,24 +14,17 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
-FILTER = "PIL.Image.LANCZOS"
+from ddmd_bench.metrics.transforms import FILTER, centre_crop_resize_batch
 
 
 def to_resolution(images: torch.Tensor, resolution: int) -> torch.Tensor:
-    """uint8 [N, 3, H, W] -> uint8 [N, 3, resolution, resolution]."""
-    from PIL import Image
-
+    """uint8 [N, 3, H, W] -> uint8 [N, 3, resolution, resolution] (the same tensor when already at it)."""
     h, w = images.shape[-2:]
     if h == w == resolution:
         return images
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    crops = images[:, :, top:top + side, left:left + side].permute(0, 2, 3, 1).cpu().numpy()
-    out = [np.asarray(Image.fromarray(c).resize((resolution, resolution), Image.LANCZOS)) for c in crops]
-    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
+    return centre_crop_resize_batch(images, resolution)
 
 
 class AtResolution:

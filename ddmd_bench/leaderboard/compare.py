@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ddmd_bench.metrics import dispersion
+from ddmd_bench.metrics import catalog, dispersion
 
 LATENCY_KEYS = {"latency.p50": "median", "latency.median": "median", "latency.p90": "p90", "latency.mean": "mean"}
 
@@ -57,7 +57,7 @@ def _verdict(metric: str, diff: float, low: float, high: float, higher_is_better
 def compare_metric(name: str, ma: dict[str, Any], mb: dict[str, Any]) -> Comparison:
     """Paired bootstrap when both entries kept per-sample scores, else a normal interval from their CIs."""
     a, b = ma.get("value"), mb.get("value")
-    hib = ma.get("higher_is_better", True)
+    hib = catalog.recorded_direction(name, ma)
     if ma.get("per_sample") and mb.get("per_sample"):
         diff, low, high, n = paired_bootstrap(list(ma["per_sample"]), list(mb["per_sample"]))
         return Comparison(name, a, b, diff, low, high, f"paired bootstrap over {n} samples",
@@ -138,4 +138,4 @@ def _value(record: dict[str, Any], metric: str) -> float:
 def _higher_is_better(record: dict[str, Any], metric: str) -> bool:
     if metric in LATENCY_KEYS:
         return False
-    return record["metrics"][metric].get("higher_is_better", True)
+    return catalog.recorded_direction(metric, record["metrics"][metric])

@@ -6,8 +6,10 @@ import io
 from pathlib import Path
 from typing import Any
 
-QUALITY = {"fid": ("FID (lower is better)", False), "prompt_accuracy": ("prompt accuracy, held-in", True),
-           "clip_score": ("CLIP score", True)}
+from ddmd_bench.leaderboard import table
+
+# metrics plotted, with their axis labels (their direction comes from the records)
+QUALITY = {"fid": "FID (lower is better)", "prompt_accuracy": "prompt accuracy, held-in", "clip_score": "CLIP score"}
 
 
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> list[tuple[float, float]]:
@@ -22,7 +24,7 @@ def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> l
 
 def _plain_log_ticks(axis) -> None:
     # Ticks at 1, 2, 5 x 10^k written as plain numbers; the default minor labels overlap on short log ranges.
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # heavy backend: only when drawing
 
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
@@ -30,7 +32,7 @@ def _plain_log_ticks(axis) -> None:
 
 
 def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, front: bool):
-    import matplotlib
+    import matplotlib  # a heavy backend, imported only when a plot is drawn (listings never do)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -38,7 +40,7 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
     metrics = [m for m in QUALITY if any(r.get(m) is not None for r in rows)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
-        label, hib = QUALITY[metric]
+        label, hib = QUALITY[metric], table.higher_is_better(rows, metric)
         pts = [(r[x_key], r[metric], r["name"]) for r in rows if r.get(x_key) and r.get(metric) is not None]
         ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=22, color="#3465a4", zorder=3)
         for x, y, name in pts:
@@ -64,7 +66,7 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
 
 def render_png(rows: list[dict[str, Any]], kind: str) -> bytes:
     """'latency' (quality vs batch-1 latency, Pareto front) or 'steps' (quality vs NFE) as PNG bytes."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # a heavy backend, imported only when a plot is drawn
 
     if kind == "latency":
         fig = _figure(rows, "latency_ms", "batch-1 latency (ms/image)", True, True)

@@ -48,7 +48,9 @@ def _json_for_script(data: Any) -> str:
 def html_page(header: dict[str, Any], entries: list[Entry]) -> str:
     """One HTML file: sortable, filterable table, plots inline, badges, each entry's record on demand."""
     rows = table.rows(entries)
-    data = {"columns": [[k, h] for k, h, _ in table.columns(rows)], "rows": rows,
+    columns = table.columns(rows)
+    data = {"columns": [[k, h] for k, h, _ in columns], "rows": rows,
+            "lower_is_better": [k for k, _, _ in columns if k != "name" and not table.higher_is_better(rows, k)],
             "records": [e.record for e in entries], "hashes": [e.hash for e in entries]}
     plots = "".join(f'<figure><img alt="{kind} plot" src="data:image/png;base64,'
                     f'{base64.b64encode(render_png(rows, kind)).decode()}"><figcaption>{cap}</figcaption></figure>'
@@ -91,7 +93,7 @@ Values: mean ± half-width of the 95% interval. Latency: batch-1 median, compara
 const DATA = JSON.parse(document.getElementById("data").textContent);
 document.getElementById("protocol").textContent =
   JSON.stringify(JSON.parse(document.getElementById("protocol-data").textContent), null, 1);
-const LOWER_BETTER = new Set(["fid", "latency_ms", "nfe"]);
+const LOWER_BETTER = new Set(DATA.lower_is_better);
 let sortKey = "fid", ascending = true, filterText = "";
 function cell(row, key) {{
   const v = row[key], ci0 = row[key + "_ci"];

@@ -8,6 +8,7 @@ from typing import Any
 
 from ddmd_bench.leaderboard import reproduction
 from ddmd_bench.leaderboard.store import Entry, Reproduction
+from ddmd_bench.metrics import catalog
 
 # Known columns in display order: key -> (header, format). Other metrics follow with a generic format.
 KNOWN = {
@@ -22,14 +23,17 @@ KNOWN = {
     "hpsv3": ("HPSv3", "{:.2f}"),
     "latency_ms": ("ms/img (b=1)", "{:.1f}"),
 }
-_NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware", "reproductions", "hash"}
-LOWER_IS_BETTER = {"fid", "latency_ms", "latency_p90_ms", "nfe"}
+_NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware", "reproductions", "hash",
+                "higher_is_better"}
+COSTS = ("nfe", "latency_ms", "latency_p90_ms")  # columns that are not metrics: costs, so lower is better
 
 
 def row(record: dict[str, Any], origin: str = "measured") -> dict[str, Any]:
     """Flat summary of a record: metric values and CIs, NFE, batch-1 latency, hardware."""
     out: dict[str, Any] = {"name": record["generator"]["name"], "nfe": record["generator"].get("nfe"),
-                           "origin": origin}
+                           "origin": origin,
+                           "higher_is_better": {name: catalog.recorded_direction(name, m)
+                                                for name, m in record["metrics"].items()}}
     for name, m in record["metrics"].items():
         out[name] = m.get("value") if m.get("status") == "ok" else None
         if m.get("ci_low") is not None:
@@ -57,12 +61,24 @@ def columns(rows_: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return [c for c in known if c[0] != "latency_ms"] + extra + [c for c in known if c[0] == "latency_ms"]
 
 
+def higher_is_better(rows_: list[dict[str, Any]], key: str) -> bool:
+    """Direction of column `key`: costs (NFE, latency) are lower-is-better; a metric's direction is the one its
+    records recorded, else the metric registry's; any other column counts as higher-is-better."""
+    if key in COSTS:
+        return False
+    for r in rows_:
+        if key in r.get("higher_is_better", {}):
+            return r["higher_is_better"][key]
+    return catalog.direction(key) if key in catalog.METRICS else True
+
+
 def sort_rows(rows_: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
-    """Best first: ascending for FID, latency and NFE, descending otherwise; missing values last."""
+    """Best first (ascending for lower-is-better metrics, latency and NFE; generator names A to Z); missing values
+    last."""
     if rows_ and not any(key in r for r in rows_):
-        keys = sorted({k for r in rows_ for k in r if not k.endswith("_ci")})
+        keys = sorted({k for r in rows_ for k in r if not k.endswith("_ci") and k != "higher_is_better"})
         raise ValueError(f"cannot sort by {key!r}; columns: {', '.join(keys)}")
-    ascending = key in LOWER_IS_BETTER or key == "name"
+    ascending = key == "name" or not higher_is_better(rows_, key)
     present = [r for r in rows_ if r.get(key) is not None]
     missing = [r for r in rows_ if r.get(key) is None]
     return sorted(present, key=lambda r: r[key], reverse=not ascending) + missing

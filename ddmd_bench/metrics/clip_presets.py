@@ -15,9 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
+from ddmd_bench import resolver
 from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
+from ddmd_bench.metrics.transforms import centre_crop_resize
 from ddmd_bench.registry import Registry
 
 
@@ -46,28 +49,13 @@ for _p in (
     PRESETS.add(_p.name, _p)
 
 
-def centre_crop_resize(size: int) -> Callable:
-    """PIL image -> centre crop to a square on the long edge, LANCZOS resize to `size` (DMD2's eval resize)."""
-    from PIL import Image
-
-    def apply(image: Image.Image) -> Image.Image:
-        w, h = image.size
-        s = min(w, h)
-        left, top = (w - s) // 2, (h - s) // 2
-        return image.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
-
-    return apply
-
-
 def _compose(first: Callable, then: Callable) -> Callable:
     return lambda image: then(first(image))
 
 
 def build_clip_score(preset: str | ClipPreset, weights: str | Path | None = None) -> CLIPScore:
     """A CLIPScore metric for a preset; weights resolve offline-first (see ddmd_bench.resolver)."""
-    import open_clip
-
-    from ddmd_bench import resolver
+    import open_clip  # a heavy backend, imported only when a CLIP metric is built
 
     p = PRESETS.get(preset) if isinstance(preset, str) else preset
     path = resolver.resolve(resolver.WEIGHTS.get(p.weights), explicit=weights)
@@ -82,7 +70,7 @@ def preset_metric(p: ClipPreset, model, preprocess: Callable, tokenizer: Callabl
     """A preset's formula and preprocessing around an already-built model (any object with open_clip's
     `encode_image` / `encode_text`), its image transform and tokenizer."""
     if p.pre_resize:
-        preprocess = _compose(centre_crop_resize(p.pre_resize), preprocess)
+        preprocess = _compose(partial(centre_crop_resize, size=p.pre_resize), preprocess)
         described = f"centre crop + LANCZOS {p.pre_resize}, then " + described
     config = ClipScoreConfig(model_id=model_id, weights_sha256=weights_sha256, scale=p.scale, prefix=p.prefix,
                              clamp_mean_at_zero=p.clamp_mean_at_zero, preprocessing=described)

@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import catalog
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
 
 
@@ -27,9 +29,8 @@ class ClipScoreConfig:
 class CLIPScore(PerSampleScores):
     """Per-sample `scale * cos(image, prefix + prompt)`, mean with a bootstrap 95% CI."""
 
-    name = "clip_score"
-    version = "1"
-    higher_is_better = True
+    kind = catalog.CLIP_SCORE
+    name, version, higher_is_better = kind.name, kind.version, kind.higher_is_better
 
     def __init__(self, model, preprocess, tokenizer, config: ClipScoreConfig) -> None:
         self.model, self.preprocess, self.tokenizer, self.config = model.eval(), preprocess, tokenizer, config
@@ -38,22 +39,19 @@ class CLIPScore(PerSampleScores):
     @torch.no_grad()
     def update(self, images: torch.Tensor, prompts: list[str]) -> None:
         """Score a batch: open_clip's own preprocessing on PIL images, then normalised embeddings."""
-        from PIL import Image
-
         images = check_images(images)
         pixels = torch.stack([self.preprocess(Image.fromarray(im.permute(1, 2, 0).numpy())) for im in images])
         img = self.model.encode_image(pixels)
         txt = self.model.encode_text(self.tokenizer([self.config.prefix + p for p in prompts]))
-        self._record_batch(self.config.scale * F.cosine_similarity(img, txt))
+        self._record_batch(self.config.scale * metric_fn.cosine_similarity(img, txt))
 
     def compute(self) -> MetricValue:
         """Mean score with a percentile-bootstrap CI over samples."""
         scores = self._gathered()
-        ci = F.bootstrap_mean(np.asarray(scores))
+        ci = metric_fn.bootstrap_mean(np.asarray(scores))
         value = max(ci.value, 0.0) if self.config.clamp_mean_at_zero else ci.value
         return MetricValue(value=value, n=len(scores), ci_low=ci.low, ci_high=ci.high, per_sample=tuple(scores))
 
     def spec(self) -> dict[str, Any]:
         """Model, weights and formula: everything that changes the number."""
-        return {"implementation": "open_clip", "formula": "scale * cos(image, prefix + prompt)",
-                **asdict(self.config)}
+        return self.kind.spec(formula=catalog.CLIP_FORMULA, **asdict(self.config))

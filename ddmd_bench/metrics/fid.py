@@ -9,7 +9,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import catalog
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.base import MetricValue, check_images
 from ddmd_bench.metrics.states import FeatureMoments, IndexedRows
 
@@ -56,28 +57,20 @@ def reference_stats(extractor: FeatureExtractor, batches, set_id: str) -> Refere
     return ReferenceStats(mu, sigma, n, extractor.id, set_id)
 
 
-# How tr sqrt(s1 s2) is computed, as recorded in each result's spec (see functional.CovarianceFactor). Both are exact
-# in float64 and agree to round-off; "eigh" is kept for protocols whose committed records were measured with it.
-SQRT_METHOD_SPECS = {
-    "cholesky": "eigvalsh(L^T s2 L), s1 = L L^T (eigh(sqrt(s1) s2 sqrt(s1)) where s1 is singular), float64",
-    "eigh": "eigh(sqrt(s1) s2 sqrt(s1)), float64",
-}
-
-
 class FID:
     """Fréchet distance between generated images and reference statistics, in the extractor's feature space."""
 
-    name = "fid"
-    version = "1"
-    higher_is_better = False
+    kind = catalog.FID
+    name, version, higher_is_better = kind.name, kind.version, kind.higher_is_better
 
     def __init__(self, extractor: FeatureExtractor, reference: ReferenceStats, bootstrap: int = 0,
                  sqrt_method: str = "cholesky") -> None:
         if reference.extractor_id != extractor.id:
             raise ValueError(f"reference statistics {reference.set_id!r} were made with extractor "
                              f"{reference.extractor_id!r}, but this FID uses {extractor.id!r}; remake them")
-        if sqrt_method not in SQRT_METHOD_SPECS:
-            raise ValueError(f"unknown FID sqrt_method {sqrt_method!r}; use one of {', '.join(SQRT_METHOD_SPECS)}")
+        if sqrt_method not in catalog.SQRT_METHODS:
+            raise ValueError(f"unknown FID sqrt_method {sqrt_method!r}; use one of "
+                             f"{', '.join(catalog.SQRT_METHODS.names())}")
         self.extractor, self.reference, self.bootstrap = extractor, reference, bootstrap
         self.sqrt_method = sqrt_method
         self.reset()
@@ -115,10 +108,10 @@ class FID:
         this is a collective: torchmetrics sums the moments (and gathers bootstrap features) over ranks."""
         n, mu, sigma = self._moments.compute()
         features = self._features.compute()[1].numpy() if self.bootstrap else None
-        value = F.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma, self.sqrt_method)
+        value = metric_fn.frechet_distance(mu, sigma, self.reference.mu, self.reference.sigma, self.sqrt_method)
         if not self.bootstrap:
             return MetricValue(value=value, n=n, details={"reference_n": self.reference.n})
-        std = F.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap,
+        std = metric_fn.bootstrap_fid_std(features, self.reference.mu, self.reference.sigma, self.bootstrap,
                                   method=self.sqrt_method)
         # Identical features (to float32 round-off, as batched kernels give for identical images): every resample is
         # the same set, so the bootstrap spread is round-off, and a near-zero-width interval would claim certainty.
@@ -134,8 +127,9 @@ class FID:
 
     def spec(self) -> dict[str, Any]:
         """Identity of this FID: extractor, weights, preprocessing, reference set and the sqrt method."""
-        return {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": self.extractor.id,
-                "weights_sha256": self.extractor.weights_sha256, "preprocessing": self.extractor.preprocessing,
-                "reference": {"id": self.reference.set_id, "n": self.reference.n, "sha256": self.reference.sha256},
-                "sqrt_method": SQRT_METHOD_SPECS[self.sqrt_method], "covariance": "unbiased (n-1)",
-                "image_format": "in-memory uint8", "bootstrap": self.bootstrap}
+        return self.kind.spec(
+            extractor=self.extractor.id, weights_sha256=self.extractor.weights_sha256,
+            preprocessing=self.extractor.preprocessing,
+            reference={"id": self.reference.set_id, "n": self.reference.n, "sha256": self.reference.sha256},
+            sqrt_method=catalog.SQRT_METHODS.get(self.sqrt_method).description, covariance="unbiased (n-1)",
+            image_format=catalog.FID_IMAGE_FORMAT, bootstrap=self.bootstrap)

@@ -9,6 +9,7 @@ BLIP's [DEC]/[ENC] tokens, padded and truncated to 35 tokens (PROTOCOLS.md secti
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,9 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench import resolver
+from ddmd_bench.metrics import catalog
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
 
 REWARD_MEAN = 0.16717362830052426  # official normalisation constants (ImageReward's ImageReward.py)
@@ -59,6 +63,7 @@ class ImageRewardModel(nn.Module):
 
     def __init__(self, config: ImageRewardConfig) -> None:
         super().__init__()
+        # transformers: a heavy backend, imported only when a reward model is built
         from transformers import BlipTextConfig, BlipTextModel, BlipVisionConfig, BlipVisionModel
 
         self.config = config
@@ -156,22 +161,22 @@ def preprocess(images: torch.Tensor, size: int, force_pil: bool = False) -> torc
     """uint8 [B, 3, H, W] -> normalised [B, 3, size, size]: PIL bicubic resize of the short side, centre crop,
     CLIP mean/std: the official transform, applied to the same PIL images it would see. Images already at
     `size` x `size` skip PIL (resize and crop are then the identity; tested)."""
-    from PIL import Image
-    from torchvision import transforms as T
-
     if images.shape[-2:] == (size, size) and not force_pil:
         mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
         return (images.float() / 255.0 - mean) / std
 
-    tf = T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(size), T.ToTensor(),
-                    T.Normalize(CLIP_MEAN, CLIP_STD)])
+    from torchvision import transforms  # only for images that need resizing (the toy track's never do)
+
+    tf = transforms.Compose([transforms.Resize(size, interpolation=transforms.InterpolationMode.BICUBIC),
+                             transforms.CenterCrop(size), transforms.ToTensor(),
+                             transforms.Normalize(CLIP_MEAN, CLIP_STD)])
     return torch.stack([tf(Image.fromarray(im.permute(1, 2, 0).numpy()).convert("RGB")) for im in images])
 
 
 def blip_tokenizer(vocab_file: str):
     """bert-base-uncased's tokenizer with BLIP's added [DEC] (bos) and [ENC] tokens: 30524 ids."""
-    from transformers import BertTokenizer
+    from transformers import BertTokenizer  # a heavy backend, imported only when a reward metric is built
 
     tok = BertTokenizer(vocab_file, do_lower_case=True)
     tok.add_special_tokens({"bos_token": "[DEC]"})
@@ -182,9 +187,8 @@ def blip_tokenizer(vocab_file: str):
 class ImageReward(PerSampleScores):
     """The ImageReward metric: per-sample rewards, mean with a bootstrap 95% CI; batched scoring."""
 
-    name = "image_reward"
-    version = "1"
-    higher_is_better = True
+    kind = catalog.IMAGE_REWARD
+    name, version, higher_is_better = kind.name, kind.version, kind.higher_is_better
 
     def __init__(self, model: ImageRewardModel, tokenizer, weights_sha256: str, scale: float = 1.0,
                  model_id: str = "THUDM/ImageReward") -> None:
@@ -213,28 +217,24 @@ class ImageReward(PerSampleScores):
     def compute(self) -> MetricValue:
         """Mean reward with a percentile-bootstrap CI over samples."""
         scores = self._gathered()
-        ci = F.bootstrap_mean(np.asarray(scores))
+        ci = metric_fn.bootstrap_mean(np.asarray(scores))
         return MetricValue(value=ci.value, n=len(scores), ci_low=ci.low, ci_high=ci.high, per_sample=tuple(scores))
 
     def spec(self) -> dict[str, Any]:
         """Model, weights, normalisation and preprocessing."""
-        return {"implementation": "ddmd_bench.metrics.image_reward (transformers BLIP modules)",
-                "model_id": self.model_id, "weights_sha256": self.weights_sha256, "scale": self.scale,
-                "normalisation": [self.model.config.mean, self.model.config.std],
-                "preprocessing": f"PIL bicubic resize {self.model.config.image_size}, centre crop, CLIP mean/std",
-                "max_length": self.model.config.max_length, "config": asdict(self.model.config)}
+        return self.kind.spec(
+            model_id=self.model_id, weights_sha256=self.weights_sha256, scale=self.scale,
+            normalisation=[self.model.config.mean, self.model.config.std],
+            preprocessing=f"PIL bicubic resize {self.model.config.image_size}, centre crop, CLIP mean/std",
+            max_length=self.model.config.max_length, config=asdict(self.model.config))
 
 
 def build_image_reward(allow_download: bool = True) -> ImageReward:
     """The official ImageReward metric: weights, med_config and tokenizer through the one resolver (hub, local
     caches, HF_HUB_OFFLINE), loaded strictly."""
-    import json
-
-    from ddmd_bench.resolver import WEIGHTS, resolve, sha256_file
-
-    ckpt = resolve(WEIGHTS.get("imagereward"), allow_download=allow_download)
-    med = resolve(WEIGHTS.get("imagereward-med-config"), allow_download=allow_download)
-    vocab = resolve(WEIGHTS.get("bert-base-uncased-vocab"), allow_download=allow_download)
+    ckpt = resolver.resolve(resolver.WEIGHTS.get("imagereward"), allow_download=allow_download)
+    med = resolver.resolve(resolver.WEIGHTS.get("imagereward-med-config"), allow_download=allow_download)
+    vocab = resolver.resolve(resolver.WEIGHTS.get("bert-base-uncased-vocab"), allow_download=allow_download)
     model = ImageRewardModel(ImageRewardConfig.from_med_config(json.loads(Path(med).read_text())))
     load_official(model, torch.load(ckpt, map_location="cpu", weights_only=True))
-    return ImageReward(model, blip_tokenizer(str(vocab)), sha256_file(ckpt))
+    return ImageReward(model, blip_tokenizer(str(vocab)), resolver.sha256_file(ckpt))

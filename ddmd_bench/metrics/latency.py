@@ -8,6 +8,7 @@ synchronised region; on CPU, and for the cold start, with `time.perf_counter`.
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.dispersion import NOISY_RELATIVE_IQR, relative_iqr
 
 log = logging.getLogger(__name__)
@@ -67,16 +68,14 @@ def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, 
         samples.append(_time_once(fn, device))
         if stages is not None:
             per_stage.append(stages())
-    summary = F.quantile_summary(samples)
+    summary = metric_fn.quantile_summary(samples)
     out = {"unit": "s", "what": what, "timer": "cuda-events" if device.type == "cuda" else "perf_counter",
            "batch_size": config.batch_size, "warmup": config.warmup, **summary, **dispersion(summary, what)}
     if per_stage:
-        out["stages_median"] = {k: F.quantile_summary([s[k] for s in per_stage])["median"] for k in per_stage[0]}
+        out["stages_median"] = {k: metric_fn.quantile_summary([s[k] for s in per_stage])["median"] for k in per_stage[0]}
     if device.type == "cuda":
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
     else:  # the process's peak resident set (Linux reports KiB), which includes everything loaded so far
-        import resource
-
         out["peak_rss_bytes"] = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
     return out
 

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import catalog
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.base import MetricValue, check_images
 from ddmd_bench.metrics.states import IndexedRows
 
@@ -21,8 +22,8 @@ class PromptAccuracy:
     `None` in the per-sample scores, so every metric's per-sample list stays aligned with the protocol's prompts.
     """
 
-    higher_is_better = True
-    version = "1"
+    kind = catalog.PROMPT_ACCURACY
+    higher_is_better, version = kind.higher_is_better, kind.version
 
     def __init__(self, name: str, predict: Callable, parse: Callable[[str], dict[str, str]],
                  subset: Callable[[dict[str, str]], bool], spec: dict[str, Any], attributes: tuple[str, ...]) -> None:
@@ -70,7 +71,7 @@ class PromptAccuracy:
         scored = rows[~np.isnan(rows[:, 0]), 0]
         if scored.size == 0:
             raise ValueError(f"{self.name}: no prompt of this run belongs to the metric's subset")
-        ci = F.bootstrap_mean(scored)
+        ci = metric_fn.bootstrap_mean(scored)
         per_attr = {k: float(np.nanmean(rows[:, j])) for j, k in enumerate(self.attributes, start=1)
                     if not np.isnan(rows[:, j]).all()}
         return MetricValue(value=ci.value, n=int(scored.size), ci_low=ci.low, ci_high=ci.high,

@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torchmetrics import Metric
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import functional as metric_fn
 
 
 class FeatureMoments(Metric):
@@ -48,7 +48,7 @@ class FeatureMoments(Metric):
     def compute(self) -> tuple:
         """(n, mu, sigma): the sample count and float64 numpy mean and unbiased covariance."""
         n = int(self.n.item())
-        return (n, *F.mean_cov(n, self.total.cpu().numpy(), self.outer.cpu().numpy()))
+        return (n, *metric_fn.mean_cov(n, self.total.cpu().numpy(), self.outer.cpu().numpy()))
 
 
 class IndexedRows(Metric):

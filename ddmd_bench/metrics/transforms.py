@@ -1,4 +1,9 @@
-"""Evaluation-resolution transforms applied to images before an FID feature extractor, on both sides.
+"""Centre crop + LANCZOS resize (the one implementation), and the named evaluation transforms built on it.
+
+`centre_crop_resize` serves every caller that brings images to a square size: the evaluation transforms below, the
+CLIP-score presets' pre-resize, and `evaluation.resize` (generated images brought to a protocol's resolution).
+
+Evaluation-resolution transforms are applied to images before an FID feature extractor, on both sides.
 
 GigaGAN, DMD and DMD2 do not feed generated images to FID at their native size: both the generated and the reference
 images are centre-cropped to a square on the long edge and resized with LANCZOS to the evaluation resolution (256
@@ -14,9 +19,28 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ddmd_bench.metrics.base import check_images
 from ddmd_bench.registry import Registry
+
+FILTER = "PIL.Image.LANCZOS"
+
+
+def centre_crop_resize(image: Image.Image, size: int) -> Image.Image:
+    """Centre crop to a square (the long edge is cut), then PIL LANCZOS resize to `size` x `size` (DMD2's eval
+    resize). PIL returns a copy for a square image already at `size`."""
+    w, h = image.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return image.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
+
+
+def centre_crop_resize_batch(images: torch.Tensor, size: int) -> torch.Tensor:
+    """`centre_crop_resize` over uint8 images [N, 3, H, W] -> uint8 [N, 3, size, size] (on the CPU)."""
+    pixels = images.permute(0, 2, 3, 1).cpu().numpy()
+    out = [np.asarray(centre_crop_resize(Image.fromarray(p), size)) for p in pixels]
+    return torch.from_numpy(np.stack(out)).permute(0, 3, 1, 2).contiguous()
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,19 +55,14 @@ class EvalTransform:
         """uint8 [3, H, W] -> uint8 [3, size, size] (or the image itself for the identity)."""
         if self.size is None:
             return image
-        from PIL import Image
-
-        from ddmd_bench.metrics.clip_presets import centre_crop_resize
-
-        pil = Image.fromarray(image.permute(1, 2, 0).numpy())
-        return torch.from_numpy(np.array(centre_crop_resize(self.size)(pil))).permute(2, 0, 1).contiguous()
+        return centre_crop_resize_batch(image[None], self.size)[0]
 
     def batch(self, images: torch.Tensor) -> torch.Tensor:
         """The transform over a uint8 batch [B, 3, H, W]."""
         images = check_images(images)
         if self.size is None:
             return images
-        return torch.stack([self.one(im) for im in images])
+        return centre_crop_resize_batch(images, self.size)
 
 
 EVAL_TRANSFORMS: Registry[EvalTransform] = Registry("evaluation transform")

@@ -16,17 +16,19 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ddmd_bench import resolver
+from ddmd_bench.metrics import catalog
+from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set
+from ddmd_bench.protocol import Protocol
 from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.context import LiteratureContext
 from ddmd_bench.tracks.literature.references import ReferenceInfo, check_reference
 from ddmd_bench.tracks.literature.specs import FidSpec, LiteratureSpec, PromptSource
-from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set
-from ddmd_bench.protocol import Protocol
 
 log = logging.getLogger(__name__)
 
-FID_IMPLEMENTATION = "ddmd_bench.metrics.fid/v1"
-SQRT_METHOD = "eigh(sqrt(s1) s2 sqrt(s1)), float64"
+# A catalog.SQRT_METHODS name, recorded by its full description; context.build_metrics builds every FID with it.
+SQRT_METHOD = "eigh"
 
 
 class PromptCountMismatch(datafiles.DataFileError):
@@ -103,23 +105,23 @@ def metric_specs(spec: LiteratureSpec, references: dict[str, ReferenceInfo],
 
 def fid_spec(fid: FidSpec, ref: ReferenceInfo) -> dict[str, Any]:
     """One FID's identity: extractor and its preprocessing, evaluation transform, reference statistics."""
-    from ddmd_bench.metrics.eval_resize import EVAL_TRANSFORMS
+    from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS  # torch: describing a protocol must not import it
 
-    return {"implementation": FID_IMPLEMENTATION, "extractor": fid.extractor,
-            "weights": "inception-2015-12-05.pt (resolver entry inception-fid; sha256 recorded per result)",
-            "eval_transform": fid.eval_transform, "eval_preprocessing": EVAL_TRANSFORMS.get(fid.eval_transform)
-            .description, "reference": {"id": fid.reference_id, "n": ref.n, "stats_sha256": ref.stats_sha256},
-            "sqrt_method": SQRT_METHOD, "image_format": "in-memory uint8"}
+    return catalog.FID.spec(
+        extractor=fid.extractor,
+        weights="inception-2015-12-05.pt (resolver entry inception-fid; sha256 recorded per result)",
+        eval_transform=fid.eval_transform, eval_preprocessing=EVAL_TRANSFORMS.get(fid.eval_transform).description,
+        reference={"id": fid.reference_id, "n": ref.n, "stats_sha256": ref.stats_sha256},
+        sqrt_method=catalog.SQRT_METHODS.get(SQRT_METHOD).description, image_format=catalog.FID_IMAGE_FORMAT)
 
 
 def clip_spec(preset_name: str) -> dict[str, Any]:
     """A CLIP-score preset's identity (model, weights entry and repository, formula, prefix, preprocessing)."""
-    from ddmd_bench import resolver
-    from ddmd_bench.metrics.clip_presets import PRESETS
+    from ddmd_bench.metrics.clip_presets import PRESETS  # torch: describing a protocol must not import it
 
     preset = PRESETS.get(preset_name)
     weights = resolver.WEIGHTS.get(preset.weights)
-    return {"implementation": "open_clip", "preset": preset.name, "model": preset.model_name,
-            "weights": preset.weights, "weights_repo": weights.repo_id or weights.url,
-            "formula": "scale * cos(image, prefix + prompt)", "scale": preset.scale, "prefix": preset.prefix,
-            "clamp_mean_at_zero": preset.clamp_mean_at_zero, "pre_resize": preset.pre_resize}
+    return catalog.CLIP_SCORE.spec(
+        preset=preset.name, model=preset.model_name, weights=preset.weights,
+        weights_repo=weights.repo_id or weights.url, formula=catalog.CLIP_FORMULA, scale=preset.scale,
+        prefix=preset.prefix, clamp_mean_at_zero=preset.clamp_mean_at_zero, pre_resize=preset.pre_resize)

@@ -99,7 +99,7 @@ def _differences(want: dict[str, Any], have: dict[str, Any], want_n: int | None,
 
 def build_extractor(fid: FidSpec, weights: str | Path | None = None):
     """The protocol's feature extractor for `fid` (this loads the extractor's weights through the resolver)."""
-    from ddmd_bench.metrics.eval_resize import EVAL_TRANSFORMS, TransformedFeatures
+    from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
     from ddmd_bench.metrics.reference import EXTRACTORS
 
     return TransformedFeatures(EXTRACTORS.get(fid.extractor)(weights=weights), EVAL_TRANSFORMS.get(fid.eval_transform))

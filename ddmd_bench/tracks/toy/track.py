@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ddmd_bench.metrics.clip_score import ClipScoreConfig
+from ddmd_bench.metrics import catalog
+from ddmd_bench.metrics.clip_score import CLIPScore, ClipScoreConfig
+from ddmd_bench.metrics.image_reward import ImageReward
 from ddmd_bench.metrics.latency import LatencyConfig
 from ddmd_bench.prompts import PromptSet
 from ddmd_bench.protocol import Protocol
@@ -50,6 +52,34 @@ class ClassifierFeatures:
 
 
 @dataclass(frozen=True, slots=True)
+class AccuracySubset:
+    """One prompt-accuracy metric of the toy protocol: which prompts it scores, and how its identity names them."""
+
+    metric: str
+    held_out: bool
+    label: str  # in the protocol's spec (part of its fingerprint)
+    description: str  # in each result's spec (part of every committed record)
+
+    def accepts(self, attributes: dict[str, str]) -> bool:
+        """Whether a prompt with these attributes belongs to the subset."""
+        return world.is_held_out(attributes) == self.held_out
+
+
+ACCURACY_SUBSETS = (
+    AccuracySubset("prompt_accuracy", held_out=False, label="held-in", description="held-in"),
+    AccuracySubset("prompt_accuracy_heldout", held_out=True, label="held-out",
+                   description="held-out (shape, colour) pairs never shown in training"),
+)
+CLASSIFIER = "toy attribute classifier"  # the prompt-accuracy metrics' implementation: the shipped classifier
+FID_SQRT_METHOD = "eigh"  # the toy leaderboard's records were measured with it (128-d, so speed does not matter here)
+REWARD_MODEL_ID = "ddmd-bench toy reward model"
+
+
+def _accuracy_spec(weights_sha256: str, subset: str) -> dict[str, Any]:
+    return catalog.PROMPT_ACCURACY.spec(implementation=CLASSIFIER, weights_sha256=weights_sha256, subset=subset)
+
+
+@dataclass(frozen=True, slots=True)
 class ToyContext:
     """What the runner needs besides the protocol itself."""
 
@@ -58,32 +88,26 @@ class ToyContext:
 
     def build_metrics(self, protocol: Protocol) -> dict[str, Any]:
         """Fresh metric objects for a run of `protocol`."""
-        # metric backends (torchmetrics, transformers, open_clip) load here, so listings that build the protocol
-        # (`prompts list`, `methods list`) do not pay for them
-        from ddmd_bench.metrics.clip_score import CLIPScore
+        # torchmetrics (FID and prompt-accuracy states) and the toy models' backends load here, so listings that
+        # build the protocol (`prompts list`, `methods list`) do not pay for them
         from ddmd_bench.metrics.fid import FID
-        from ddmd_bench.metrics.image_reward import ImageReward
         from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
         from ddmd_bench.tracks.toy.loaders import load_classifier, load_clip, load_reward
 
         extractor = ClassifierFeatures()
         classifier, cls_meta = load_classifier()
         model, preprocess, tokenizer, clip_meta = load_clip()
-        cls_spec = {"implementation": "toy attribute classifier", "weights_sha256": cls_meta["sha256"]}
         reward_model, reward_tokenizer, reward_meta = load_reward()
+        accuracy = {s.metric: PromptAccuracy(s.metric, classifier.predict, world.parse_prompt, s.accepts,
+                                             _accuracy_spec(cls_meta["sha256"], s.description), world.ATTRIBUTES)
+                    for s in ACCURACY_SUBSETS}
         return {
-            # "eigh": the toy leaderboard's records were measured with it (128-d, so speed does not matter here)
             "fid": FID(extractor, _reference(self.prompt_set, extractor.id), bootstrap=FID_BOOTSTRAP,
-                       sqrt_method="eigh"),
+                       sqrt_method=FID_SQRT_METHOD),
             "image_reward": ImageReward(reward_model, reward_tokenizer, reward_meta["sha256"],
-                                        model_id="ddmd-bench toy reward model"),
+                                        model_id=REWARD_MODEL_ID),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
-            "prompt_accuracy": PromptAccuracy("prompt_accuracy", classifier.predict, world.parse_prompt,
-                                              lambda a: not world.is_held_out(a), {**cls_spec, "subset": "held-in"},
-                                              world.ATTRIBUTES),
-            "prompt_accuracy_heldout": PromptAccuracy(
-                "prompt_accuracy_heldout", classifier.predict, world.parse_prompt, world.is_held_out,
-                {**cls_spec, "subset": "held-out (shape, colour) pairs never shown in training"}, world.ATTRIBUTES),
+            **accuracy,
         }
 
 
@@ -113,19 +137,17 @@ def metric_specs() -> dict[str, dict[str, Any]]:
     """Metric identities for the toy protocol, read from the manifest (no model is loaded)."""
     cls_entry = shipped.entry("classifier")
     cls_sha = cls_entry["sha256"]
-    clip_sha = shipped.entry("clip")["sha256"]
-    cls = {"implementation": "toy attribute classifier", "weights_sha256": cls_sha}
     return {
-        "fid": {"implementation": "ddmd_bench.metrics.fid/v1", "extractor": extractor_id(cls_sha, cls_entry["model_config"]["feature_dim"]),
-                "weights_sha256": cls_sha, "reference": f"real world images, {REFERENCE_PER_PROMPT} per prompt, "
-                f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
-                "sqrt_method": "eigh, float64", "bootstrap": FID_BOOTSTRAP},
-        "clip_score": {"implementation": "open_clip", **asdict(_clip_config(clip_sha))},
-        "image_reward": {"implementation": "ddmd_bench.metrics.image_reward (transformers BLIP modules)",
-                         "model_id": "ddmd-bench toy reward model", "weights_sha256": shipped.entry("reward")["sha256"],
-                         "preprocessing": "16 px: CLIP mean/std (resize and crop are the identity)"},
-        "prompt_accuracy": {**cls, "subset": "held-in"},
-        "prompt_accuracy_heldout": {**cls, "subset": "held-out"},
+        "fid": catalog.FID.spec(
+            extractor=extractor_id(cls_sha, cls_entry["model_config"]["feature_dim"]), weights_sha256=cls_sha,
+            reference=f"real world images, {REFERENCE_PER_PROMPT} per prompt, "
+                      f"seed = {REFERENCE_SEED_BASE} + {REFERENCE_PER_PROMPT} i + j",
+            sqrt_method=catalog.SQRT_METHODS.get(FID_SQRT_METHOD).brief, bootstrap=FID_BOOTSTRAP),
+        "clip_score": catalog.CLIP_SCORE.spec(**asdict(_clip_config(shipped.entry("clip")["sha256"]))),
+        "image_reward": catalog.IMAGE_REWARD.spec(
+            model_id=REWARD_MODEL_ID, weights_sha256=shipped.entry("reward")["sha256"],
+            preprocessing="16 px: CLIP mean/std (resize and crop are the identity)"),
+        **{s.metric: _accuracy_spec(cls_sha, s.label) for s in ACCURACY_SUBSETS},
     }
 
 

@@ -1,0 +1,91 @@
+"""The metric registry: each kind of metric with its direction, version and implementation id, and the spec
+(identity) it records in protocols and results.
+
+Metric classes take their name, direction and version from their entry here, and every spec (the runtime one in a
+result, and the declared one in a protocol) is assembled by the entry's `spec`, so the implementation id, the FID
+square-root descriptions and the CLIP formula are written once. Torch-free: the leaderboard reads directions here
+without importing a metric backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ddmd_bench.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class MetricKind:
+    """One kind of metric: the names protocols give it, whether higher is better, its version and implementation."""
+
+    name: str
+    higher_is_better: bool
+    version: str
+    implementation: str | None  # None: the protocol names it (prompt accuracy's classifier)
+    names: tuple[str, ...]  # every metric name under which protocols record this kind
+
+    def spec(self, **fields: Any) -> dict[str, Any]:
+        """A spec of this kind: its implementation id plus `fields` (a protocol's declared identity, or a built
+        metric's full one). Fields may not restate the implementation of a kind that has one."""
+        if self.implementation is None:
+            return dict(fields)
+        if "implementation" in fields:
+            raise ValueError(f"metric {self.name}: the implementation is {self.implementation!r}, not a field")
+        return {"implementation": self.implementation, **fields}
+
+
+@dataclass(frozen=True, slots=True)
+class SqrtMethod:
+    """How FID's tr sqrt(s1 s2) is computed (see functional.CovarianceFactor); both are exact in float64."""
+
+    name: str
+    description: str  # recorded in every result's spec, and in the literature protocols
+
+    @property
+    def brief(self) -> str:
+        """The short label the toy protocol records (its fingerprint keys the committed toy leaderboards)."""
+        return f"{self.name}, float64"
+
+
+FID = MetricKind("fid", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.fid/v1",
+                 names=("fid", "patch_fid"))
+CLIP_SCORE = MetricKind("clip_score", higher_is_better=True, version="1", implementation="open_clip",
+                        names=("clip_score",))
+IMAGE_REWARD = MetricKind("image_reward", higher_is_better=True, version="1",
+                          implementation="ddmd_bench.metrics.image_reward (transformers BLIP modules)",
+                          names=("image_reward",))
+PROMPT_ACCURACY = MetricKind("prompt_accuracy", higher_is_better=True, version="1", implementation=None,
+                             names=("prompt_accuracy", "prompt_accuracy_heldout"))
+
+# metric name (as protocols and results use it) -> its kind
+METRICS: Registry[MetricKind] = Registry("metric")
+for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY):
+    for _name in _kind.names:
+        METRICS.add(_name, _kind)
+
+# "eigh" is kept for protocols whose committed records were measured with it; "cholesky" is FID's default.
+SQRT_METHODS: Registry[SqrtMethod] = Registry("FID sqrt method")
+for _method in (
+    SqrtMethod("cholesky", "eigvalsh(L^T s2 L), s1 = L L^T (eigh(sqrt(s1) s2 sqrt(s1)) where s1 is singular), "
+                           "float64"),
+    SqrtMethod("eigh", "eigh(sqrt(s1) s2 sqrt(s1)), float64"),
+):
+    SQRT_METHODS.add(_method.name, _method)
+
+CLIP_FORMULA = "scale * cos(image, prefix + prompt)"
+FID_IMAGE_FORMAT = "in-memory uint8"  # FID features come from the generated tensors, never from re-encoded files
+
+
+def direction(name: str) -> bool:
+    """Whether a higher value of metric `name` is better (UnknownNameError, with close names, if unregistered)."""
+    return METRICS.get(name).higher_is_better
+
+
+def recorded_direction(name: str, result: Mapping[str, Any], default: bool = True) -> bool:
+    """Direction of metric `name` in a result record's metric entry: the recorded `higher_is_better` where present,
+    else the registry's, else `default` for a metric this registry does not know (e.g. a paper's own score)."""
+    if result.get("higher_is_better") is not None:
+        return bool(result["higher_is_better"])
+    return direction(name) if name in METRICS else default
