@@ -27,8 +27,8 @@ if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c "import ImageReward" 2
 fi
 
 export HF_HOME="$WORK/hf" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-"$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity prepare "$WORK"
-"$VENV/bin/python" "$ROOT/ddmd_bench/metrics/image_reward_parity.py" official "$WORK"
-"$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity keys "$WORK" \
+"$ROOT/.venv/bin/python" "$ROOT/scripts/image_reward_parity.py" prepare "$WORK"
+"$VENV/bin/python" "$ROOT/scripts/image_reward_parity.py" official "$WORK"
+"$ROOT/.venv/bin/python" "$ROOT/scripts/image_reward_parity.py" keys "$WORK" \
     "$ROOT/tests/fixtures/image_reward_official_state_dict.json"
-"$ROOT/.venv/bin/python" -m ddmd_bench.metrics.image_reward_parity compare "$WORK" "$ROOT/docs/image-reward-parity.json"
+"$ROOT/.venv/bin/python" "$ROOT/scripts/image_reward_parity.py" compare "$WORK" "$ROOT/docs/image-reward-parity.json"

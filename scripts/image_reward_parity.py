@@ -5,12 +5,17 @@
   keys WORK OUT    (project env)   the official checkpoint's tensor names and shapes, as JSON (a test fixture)
   compare WORK OUT (project env)   load ImageReward.pt into ours strictly, score in batches, compare, write OUT
 
-This file is also run by path inside the isolated environment, so its top level imports only the standard library.
+Every step runs this file by path; the `official` step runs it inside the isolated environment, which has neither
+ddmd_bench nor its dependencies, so the top level imports only the standard library and each step imports its own
+backends.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import string
 import sys
 from pathlib import Path
 
@@ -34,8 +39,6 @@ SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
 def _vocab() -> list[str]:
     """30,522 tokens laid out like bert-base-uncased (ids 0, 100-103 special), covering the test prompts."""
-    import string
-
     special = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     words = sorted({w for p in PROMPTS for w in p.lower().replace(",", " , ").replace("!", " ! ").split()})
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
@@ -66,8 +69,6 @@ def prepare(work: Path) -> None:
 
 def official(work: Path) -> None:
     """Runs in the isolated environment with `image-reward==1.5` installed."""
-    import math
-
     import torch
     from ImageReward.ImageReward import ImageReward
     from PIL import Image
@@ -97,15 +98,14 @@ def compare(work: Path, out: Path) -> float:
     import transformers
     from PIL import Image
 
-    from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel, blip_tokenizer, load_official
+    from ddmd_bench.metrics.image_reward import (ImageReward, ImageRewardConfig, ImageRewardModel, blip_tokenizer,
+                                                 load_official)
     from ddmd_bench.resolver import WEIGHTS, resolve
 
     vocab = resolve(WEIGHTS.get("bert-base-uncased-vocab"), allow_download=False)
     config = ImageRewardConfig.from_med_config(json.loads((work / "med_config.json").read_text()))
     model = load_official(ImageRewardModel(config), torch.load(work / "ImageReward.pt", map_location="cpu",
                                                                 weights_only=True))
-    from ddmd_bench.metrics.image_reward import ImageReward
-
     metric = ImageReward(model, blip_tokenizer(str(vocab)), weights_sha256="random-init")
     prompts = json.loads((work / "prompts.json").read_text())
     images = [torch.from_numpy(np.array(Image.open(work / f"image{i}.png"))).permute(2, 0, 1) for i in range(len(SIZES))]
@@ -116,8 +116,6 @@ def compare(work: Path, out: Path) -> float:
     diff = float(np.max(np.abs(np.array(ours) - np.array(theirs))))
     batch_diff = float(np.max(np.abs(np.array(batched) - np.array([row[0] for row in ours]))))
     # Negative controls: the comparison must be able to fail, on the image path and on the prompt path.
-    import dataclasses
-
     def row_diff(row: int) -> float:
         scores = [float(metric.score(images[j][None], [prompts[row]])[0]) for j in range(len(SIZES))]
         return float(np.max(np.abs(np.array(scores) - np.array(theirs[row]))))
