@@ -19,7 +19,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -151,6 +151,23 @@ def files_sha256(paths: Iterable[str | Path]) -> dict[Path, str]:
 def file_sha256(path: str | Path) -> str:
     """sha256 of one file (cached; see the module docstring)."""
     return files_sha256([path])[Path(path)]
+
+
+def check_listed_file(path: str | Path, sha256: str, error: Callable[[str], Exception], what: str, fix: str) -> Path:
+    """`path`, after checking that it exists and that its bytes hash to the `sha256` a manifest lists for it.
+
+    This is the one check behind every manifest-checked load (shipped weights, shipped prompt sets): a missing,
+    edited or truncated file raises `error(message)`, the message naming the file, both hashes and `fix` (how to
+    restore or regenerate it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"missing {what} {path}; {fix}")
+    digest = file_sha256(path)
+    if digest != sha256:
+        raise error(f"{what} {path} is corrupted or modified: file sha256 {digest} differs from the manifest's "
+                    f"{sha256}; {fix}")
+    return path
 
 
 def folder_files(root: str | Path, subfolders: Iterable[str] | None = None) -> list[Path]:

@@ -11,9 +11,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ddmd_bench.hashing import check_listed_file
 from ddmd_bench.prompts import PromptFileError, PromptSet, load
 from ddmd_bench.registry import unknown_name_message
-from ddmd_bench.resolver import sha256_file
 
 PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MANIFEST = "manifest.json"
@@ -53,13 +53,9 @@ def load_shipped(name: str, folder: str | Path | None = None) -> PromptSet:
     """A shipped prompt set, after checking the file's bytes, its prompt count and its canonical sha256."""
     folder = Path(folder or PROMPTS_DIR)
     meta = entry(name, folder)
-    path = folder / meta["file"]
-    if not path.is_file():
-        raise ManifestMismatch(f"{path}: listed in the prompt manifest as {name!r} but missing")
-    digest = sha256_file(path)
-    if digest != meta["file_sha256"]:
-        raise ManifestMismatch(f"{path}: file sha256 {digest} differs from the manifest's {meta['file_sha256']} "
-                               f"(edited after it was recorded? bump the version and update the manifest)")
+    path = check_listed_file(folder / meta["file"], meta["file_sha256"], ManifestMismatch, "prompt file",
+                             f"it is listed in the prompt manifest as {name!r}: restore it from the ddmd-bench "
+                             "checkout, or, for a deliberate edit, bump the set's version and update the manifest")
     prompts = load(path, meta.get("format"), name=name, version=meta["version"])
     if len(prompts.prompts) != meta["n"] or prompts.sha256 != meta["sha256"]:
         raise ManifestMismatch(f"{path}: {len(prompts.prompts)} prompts with canonical sha256 {prompts.sha256}, the "

@@ -174,3 +174,24 @@ def test_entry_is_not_stored_when_the_file_changes_while_hashed(counted, tmp_pat
     monkeypatch.setattr(hashing, "sha256_stream", racing)
     hashing.file_sha256(f)
     assert str(f.resolve()) not in hashing.read_cache(hashing.cache_path())
+
+
+# --------------------------------------------------------------------------------------- manifest-checked files
+class _Listed(RuntimeError):
+    pass
+
+
+def test_listed_file_passes_only_with_the_listed_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv(hashing.CACHE_ENV, str(tmp_path / "hashes.json"))
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"weights")
+    listed = hashlib.sha256(b"weights").hexdigest()
+    assert hashing.check_listed_file(path, listed, _Listed, "weight file", "run make weights") == path
+
+    with pytest.raises(_Listed) as info:
+        hashing.check_listed_file(path, "0" * 64, _Listed, "weight file", "run make weights")
+    message = str(info.value)
+    assert str(path) in message and listed in message and "0" * 64 in message and message.endswith("run make weights")
+
+    with pytest.raises(_Listed, match=r"missing weight file .*gone\.bin; run make weights"):
+        hashing.check_listed_file(tmp_path / "gone.bin", listed, _Listed, "weight file", "run make weights")

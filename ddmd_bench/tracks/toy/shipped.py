@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
+from ddmd_bench.hashing import check_listed_file
 from ddmd_bench.provenance import git_commit  # noqa: F401  (the toy trainers record `shipped.git_commit()`)
 from ddmd_bench.resolver import sha256_file
 
@@ -68,18 +70,11 @@ def regenerate_command(name: str) -> str:
 
 def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict, manifest entry) of a shipped model, after verifying the file's sha256."""
-    from safetensors.torch import load_file
-
     folder = folder or weights_dir()
     meta = entry(name, folder)
     path = folder / f"{name}.safetensors"
     how = f"regenerate it with `{regenerate_command(name)}` or restore it with `git checkout -- {path}`"
-    if not path.exists():
-        raise WeightsError(f"missing weight file {path}; {how}")
-    digest = sha256_file(path)
-    if digest != meta["sha256"]:
-        raise WeightsError(f"weight file {path} is corrupted or modified: sha256 {digest[:16]}... does not match "
-                           f"the manifest's {meta['sha256'][:16]}...; {how}")
+    check_listed_file(path, meta["sha256"], WeightsError, "weight file", how)
     try:
         return load_file(str(path)), meta
     except Exception as exc:  # a file that matches its hash but does not parse means a bad manifest entry
