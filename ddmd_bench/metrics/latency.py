@@ -72,7 +72,8 @@ def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, 
     out = {"unit": "s", "what": what, "timer": "cuda-events" if device.type == "cuda" else "perf_counter",
            "batch_size": config.batch_size, "warmup": config.warmup, **summary, **dispersion(summary, what)}
     if per_stage:
-        out["stages_median"] = {k: metric_fn.quantile_summary([s[k] for s in per_stage])["median"] for k in per_stage[0]}
+        out["stages_median"] = {k: metric_fn.quantile_summary([s[k] for s in per_stage])["median"]
+                                for k in per_stage[0]}
     if device.type == "cuda":
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_allocated(device))
     else:  # the process's peak resident set (Linux reports KiB), which includes everything loaded so far

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from cleanfid.fid import frechet_distance as clean_fid_frechet
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import functional as metric_fn
 
 D = 48
 
@@ -24,10 +24,10 @@ def rng():
 
 def test_full_rank_uses_cholesky_and_matches_clean_fid(rng):
     (mu1, s1), (mu2, s2) = _stats(rng, 400), _stats(rng, 300, shift=0.3)
-    assert F.factor_covariance(s1).method == "cholesky"
-    ours = F.frechet_distance(mu1, s1, mu2, s2)
+    assert metric_fn.factor_covariance(s1).method == "cholesky"
+    ours = metric_fn.frechet_distance(mu1, s1, mu2, s2)
     assert ours == pytest.approx(clean_fid_frechet(mu1, s1, mu2, s2), rel=1e-6)
-    assert ours == pytest.approx(F.frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-10)
+    assert ours == pytest.approx(metric_fn.frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-10)
 
 
 @pytest.mark.parametrize("n1, n2", [(30, 300), (300, 30), (30, 20)], ids=["sigma1-singular", "sigma2-singular",
@@ -36,10 +36,10 @@ def test_rank_deficient_statistics_match_clean_fid(rng, n1, n2):
     # fewer samples than dimensions: the covariance has rank n - 1 < D
     (mu1, s1), (mu2, s2) = _stats(rng, n1), _stats(rng, n2, shift=0.3)
     if n1 < D:
-        assert F.factor_covariance(s1).method == "eigh"
-    ours = F.frechet_distance(mu1, s1, mu2, s2)
+        assert metric_fn.factor_covariance(s1).method == "eigh"
+    ours = metric_fn.frechet_distance(mu1, s1, mu2, s2)
     assert ours == pytest.approx(clean_fid_frechet(mu1, s1, mu2, s2), rel=1e-6)
-    assert ours == pytest.approx(F.frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-7)
+    assert ours == pytest.approx(metric_fn.frechet_distance(mu1, s1, mu2, s2, method="eigh"), rel=1e-7)
 
 
 def test_cholesky_that_succeeds_on_a_numerically_singular_covariance_falls_back(rng):
@@ -48,23 +48,23 @@ def test_cholesky_that_succeeds_on_a_numerically_singular_covariance_falls_back(
     x = rng.normal(size=(500, D))
     x[:, -1] = x[:, 0] * (1 + 1e-7 * rng.normal(size=500))
     s1 = np.cov(x, rowvar=False)
-    assert F.factor_covariance(s1).method == "eigh"
+    assert metric_fn.factor_covariance(s1).method == "eigh"
     mu2, s2 = _stats(rng, 400)
-    ours = F.frechet_distance(x.mean(0), s1, mu2, s2)
+    ours = metric_fn.frechet_distance(x.mean(0), s1, mu2, s2)
     assert ours == pytest.approx(clean_fid_frechet(x.mean(0), s1, mu2, s2), rel=1e-6)
 
 
 def test_forced_eigh_method_skips_cholesky(rng):
     _, s1 = _stats(rng, 400)
-    assert F.factor_covariance(s1, method="eigh").method == "eigh"
+    assert metric_fn.factor_covariance(s1, method="eigh").method == "eigh"
     with pytest.raises(ValueError, match="unknown square-root method 'sqrtm'"):
-        F.factor_covariance(s1, method="sqrtm")
+        metric_fn.factor_covariance(s1, method="sqrtm")
 
 
 def test_factor_reproduces_the_covariance(rng):
     for n in (400, 30):
         _, s = _stats(rng, n)
-        f = F.factor_covariance(s)
+        f = metric_fn.factor_covariance(s)
         np.testing.assert_allclose(f.a @ f.a.T, s, rtol=0, atol=1e-9 * np.abs(s).max())
 
 
@@ -72,8 +72,8 @@ def test_factor_reproduces_the_covariance(rng):
 def test_bootstrap_with_a_factored_reference_matches_recomputing_each_resample(rng, n_ref):
     mu_ref, s_ref = _stats(rng, n_ref)
     features = rng.normal(size=(120, D)) @ rng.normal(size=(D, D))
-    fast = F.bootstrap_fid_std(features, mu_ref, s_ref, n_boot=8, seed=3)
-    exact = F.bootstrap_fid_std(features, mu_ref, s_ref, n_boot=8, seed=3, method="eigh")
+    fast = metric_fn.bootstrap_fid_std(features, mu_ref, s_ref, n_boot=8, seed=3)
+    exact = metric_fn.bootstrap_fid_std(features, mu_ref, s_ref, n_boot=8, seed=3, method="eigh")
     assert fast == pytest.approx(exact, rel=1e-7)
     # the same resamples scored one by one with clean-fid give the same spread
     draw = np.random.default_rng(3)

@@ -8,7 +8,7 @@ import torch
 from torchmetrics.image.fid import FrechetInceptionDistance
 from torchmetrics.image.kid import KernelInceptionDistance
 
-from ddmd_bench.metrics import functional as F
+from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.fid import FID, reference_stats
 
 
@@ -86,7 +86,7 @@ def _torchmetrics_kid(x: np.ndarray, y: np.ndarray) -> float:
 def test_kid_over_several_subsets_equals_torchmetrics_on_each_subset():
     real, fake = _features(80, 3, 0), _features(70, 4, 30)
     subsets, size, seed = 5, 40, 7
-    mean, std = F.kernel_inception_distance(real, fake, subsets=subsets, subset_size=size, seed=seed)
+    mean, std = metric_fn.kernel_inception_distance(real, fake, subsets=subsets, subset_size=size, seed=seed)
     # The subsets our function draws (documented order: real rows, then fake rows, per subset).
     rng = np.random.default_rng(seed)
     values = []
@@ -106,6 +106,6 @@ def test_kid_on_the_whole_sets_equals_torchmetrics_with_its_own_sampling():
     tm.update(torch.from_numpy(real), real=True)
     tm.update(torch.from_numpy(fake), real=False)
     tm_mean, tm_std = (float(v) for v in tm.compute())
-    mean, std = F.kernel_inception_distance(real, fake, subsets=4, subset_size=50)
+    mean, std = metric_fn.kernel_inception_distance(real, fake, subsets=4, subset_size=50)
     assert tm_mean > 1e-4 and mean == pytest.approx(tm_mean, rel=1e-9)
     assert std == pytest.approx(0.0, abs=1e-12) and tm_std == pytest.approx(0.0, abs=1e-12)
