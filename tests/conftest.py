@@ -7,7 +7,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import torch
+
+# numpy's BLAS reads this once, at import: one thread, as `ddmd_bench.utils.threads` gives every command, because a
+# second one only spins against the first on the metric math's small matrices (a 128-d eigh ran 30x slower on two)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import torch  # noqa: E402  (after the BLAS setting)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(min(2, os.cpu_count() or 1))
