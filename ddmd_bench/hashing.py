@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "DDMD_BENCH_HASH_CACHE"
@@ -104,8 +106,6 @@ def read_cache(path: Path) -> dict[str, dict[str, Any]]:
 
 def _write_cache(path: Path, new: dict[str, dict[str, Any]]) -> None:
     """Merge `new` into the cache file under its lock; entries of files that no longer exist are dropped."""
-    from filelock import FileLock
-
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=60):
         entries = {**read_cache(path), **new}

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ddmd_bench.gates import QualityGate, gate_for
+from ddmd_bench.prompts import check_prompt_set
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +83,6 @@ def check_prompts(protocol: Protocol, prompt_set) -> None:
     """Pre-generation checks shared by every protocol: the prompt set is valid (not empty, no empty prompt, unique
     ids) and is exactly the one the protocol records (same count and sha256), so a result can never be filed under
     a protocol whose prompts it did not use."""
-    from ddmd_bench.prompts import check_prompt_set
-
     check_prompt_set(prompt_set, f"protocol {protocol.name}")
     want = protocol.prompt_set
     if want.get("n") != len(prompt_set.prompts) or want.get("sha256") not in (None, prompt_set.sha256):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def _hf_cache_dir() -> str:
         return os.environ["HF_HUB_CACHE"]
     if os.environ.get("HF_HOME"):
         return os.path.join(os.environ["HF_HOME"], "hub")
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # slow to import; only this fallback needs it
 
     return constants.HF_HUB_CACHE
 
@@ -94,7 +95,7 @@ def candidates(spec: WeightSpec, explicit: str | Path | None = None) -> list[tup
         value = os.environ.get(spec.env_var)
         places.append((f"${spec.env_var}", Path(value) if value else None))
     if spec.repo_id:
-        from huggingface_hub import try_to_load_from_cache
+        from huggingface_hub import try_to_load_from_cache  # slow to import; only hub entries need it
 
         cache = _hf_cache_dir()
         for name in (spec.filename, *spec.alternatives):
@@ -135,11 +136,9 @@ def verify(spec: WeightSpec, path: Path, where: str) -> Path:
 
 def _download(spec: WeightSpec) -> Path:
     if spec.repo_id:
-        from huggingface_hub import hf_hub_download
+        from huggingface_hub import hf_hub_download  # slow to import; only a download needs it
 
         return Path(hf_hub_download(spec.repo_id, spec.filename, revision=spec.revision, cache_dir=_hf_cache_dir()))
-    import urllib.request
-
     target = _torch_home() / "hub" / "checkpoints" / spec.filename
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".part")
@@ -206,6 +205,7 @@ def resolve_snapshot(repo_id: str, revision: str | None = None, local: str | Pat
         if not path.is_dir():
             raise WeightsNotFound(f"{path} does not exist or is not a folder (given as a local pipeline)")
         return Snapshot(path, str(path), None)
+    # huggingface_hub is slow to import; only a hub pipeline needs it
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 

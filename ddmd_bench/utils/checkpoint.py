@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ def load_state(path: str | Path) -> dict | None:
 
 def export_safetensors(state_dict: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str]) -> None:
     """Write contiguous tensors to a safetensors file atomically, with string metadata (config, command)."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

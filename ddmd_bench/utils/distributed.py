@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +43,6 @@ class World:
         """DDP-wrap a trainable module when running on several processes (gradients averaged over ranks)."""
         if self.size == 1:
             return net
-        from torch.nn.parallel import DistributedDataParallel
-
         return DistributedDataParallel(net)
 
     def mean(self, value: torch.Tensor) -> float:

@@ -49,12 +49,13 @@ class LiteratureContext:
 
     def weight_names(self) -> list[str]:
         """resolver.WEIGHTS entries the metrics load."""
-        from ddmd_bench.metrics.clip_presets import PRESETS
+        from ddmd_bench.metrics.clip_presets import PRESETS  # open_clip and torch: not needed to build a protocol
 
         return [INCEPTION, PRESETS.get(self.spec.clip_preset).weights]
 
     def build_metrics(self, protocol) -> dict[str, Any]:
         """Fresh FID and CLIP-score metrics for a run of `protocol` (loads real weights)."""
+        # torch, open_clip, torchmetrics: loaded for a run only, so building or listing protocols stays light
         from ddmd_bench.metrics import reference
         from ddmd_bench.metrics.clip_presets import PRESETS, build_clip_score
         from ddmd_bench.metrics.fid import FID

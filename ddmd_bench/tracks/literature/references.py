@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ddmd_bench.tracks.literature.datafiles import DataFileError, VerifiedFile
 from ddmd_bench.tracks.literature.specs import SPECS, FidSpec, LiteratureSpec
 
@@ -47,7 +49,7 @@ def expected_identity(spec: LiteratureSpec, fid: FidSpec) -> dict[str, Any]:
 
 def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> ReferenceInfo:
     """Load the file's metadata (no model involved) and compare it with what the protocol needs."""
-    from ddmd_bench.metrics import reference
+    from ddmd_bench.metrics import reference  # torch: listing and describing protocols stay torch-free
 
     where = f"protocol {spec.name}: reference statistics {fid.stats.key!r} = {file.path}"
     try:
@@ -79,8 +81,6 @@ FEATURE_DIMS = {"inception": 2048, "inception-patch": 2048}
 def _shape_problem(extractor: str, mu, sigma) -> str | None:
     """What is wrong with the statistics' shapes or values for `extractor` (None: nothing), found without loading
     the extractor."""
-    import numpy as np
-
     dim = FEATURE_DIMS.get(extractor)
     if dim is not None and (np.shape(mu) != (dim,) or np.shape(sigma) != (dim, dim)):
         return (f"mu has shape {np.shape(mu)} and sigma {np.shape(sigma)}, but the {extractor} extractor gives "
@@ -99,8 +99,9 @@ def _differences(want: dict[str, Any], have: dict[str, Any], want_n: int | None,
 
 def build_extractor(fid: FidSpec, weights: str | Path | None = None):
     """The protocol's feature extractor for `fid` (this loads the extractor's weights through the resolver)."""
-    from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
+    # torch and the extractors: only a run or `stats make` builds one
     from ddmd_bench.metrics.reference import EXTRACTORS
+    from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
 
     return TransformedFeatures(EXTRACTORS.get(fid.extractor)(weights=weights), EVAL_TRANSFORMS.get(fid.eval_transform))
 
@@ -112,7 +113,7 @@ def make_reference_stats(protocol: str, metric: str, images: str | Path, out: st
     The protocol's evaluation transform is applied to every image first (e.g. centre crop + LANCZOS 256), exactly as
     to generated images; the file records the protocol's identity. Returns the file's info (`stats info`).
     """
-    from ddmd_bench.metrics import reference
+    from ddmd_bench.metrics import reference  # torch: only `stats make` computes statistics
 
     spec = SPECS.get(protocol)
     fid = spec.fid(metric)
