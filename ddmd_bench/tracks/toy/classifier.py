@@ -6,16 +6,14 @@ background variety: a generator that collapses backgrounds is penalised by FID e
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ddmd_bench.tracks.toy import world
+from ddmd_bench.tracks.toy.fitting import fit
 
-log = logging.getLogger(__name__)
 
 HEADS = {**{k: len(v) for k, v in world.ATTRIBUTE_VALUES.items()}, "background": len(world.BACKGROUNDS), "stripes": 2}
 
@@ -83,20 +81,14 @@ def train_classifier(cfg: ClassifierTrainConfig) -> AttributeClassifier:
     torch.manual_seed(cfg.seed)
     model = AttributeClassifier(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
-    t0 = time.perf_counter()
-    for step in range(cfg.steps):
+
+    def loss_at(step: int) -> torch.Tensor:
         seeds = [10**12 + cfg.seed * 10**9 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
         batch = world.make_batch(seeds, noise=world.CLEAN, allow_held_out=True)
         logits, labels = model(batch.images), batch.labels()
-        loss = sum(nn.functional.cross_entropy(logits[k], labels[k]) for k in HEADS)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if (step + 1) % 100 == 0:
-            log.info("classifier step %d loss %.4f (%.0fs)", step + 1, loss.item(), time.perf_counter() - t0)
-    return model.eval()
+        return sum(nn.functional.cross_entropy(logits[k], labels[k]) for k in HEADS)
+
+    return fit(model, opt, cfg.steps, loss_at, "classifier", torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps))
 
 
 @torch.no_grad()
@@ -109,7 +101,3 @@ def accuracy(model: AttributeClassifier, n: int = 5000, seed: int = 12345) -> di
     out["all_attributes"] = torch.stack([correct[k] for k in world.ATTRIBUTES]).all(0).float().mean().item()
     return out
 
-
-def config_dict(cfg: ClassifierTrainConfig) -> dict:
-    """JSON form of the training config."""
-    return asdict(cfg)

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from importlib import resources
 
 import torch
 
 from ddmd_bench.tracks.toy import world
+from ddmd_bench.tracks.toy.fitting import fit
 
-log = logging.getLogger(__name__)
 
 MODEL_NAME = "ddmd-toy-clip"
 _registered = False
@@ -82,7 +81,7 @@ def _images_to_tensor(images: torch.Tensor) -> torch.Tensor:
 
 def train_clip(cfg: ClipTrainConfig):
     """Train with the symmetric InfoNCE loss (open_clip's ClipLoss) and cosine LR decay."""
-    from open_clip.loss import ClipLoss
+    from open_clip.loss import ClipLoss  # heavy backend, imported only when the toy CLIP is trained
 
     model, _, tokenizer = build_clip(cfg.seed)
     model.train()
@@ -90,19 +89,14 @@ def train_clip(cfg: ClipTrainConfig):
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.05)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps, pct_start=0.05)
     noise = world.CaptionNoise(p_omit=0.15, p_wrong=0.0)
-    t0 = time.perf_counter()
-    for step in range(cfg.steps):
+
+    def loss_at(step: int) -> torch.Tensor:
         seeds = [2 * 10**12 + cfg.seed * 10**9 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
         batch = world.make_batch(seeds, noise=noise, allow_held_out=True)
         img, txt, scale = model(_images_to_tensor(batch.images), tokenizer(batch.captions))
-        loss = loss_fn(img, txt, scale)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if (step + 1) % 100 == 0:
-            log.info("clip step %d loss %.4f (%.0fs)", step + 1, loss.item(), time.perf_counter() - t0)
-    return model.eval()
+        return loss_fn(img, txt, scale)
+
+    return fit(model, opt, cfg.steps, loss_at, "clip", sched)
 
 
 @torch.no_grad()
@@ -117,7 +111,3 @@ def retrieval_accuracy(model, tokenizer, n: int = 1000, seed: int = 7) -> float:
     truth = torch.tensor([prompts.index(world.canonical_prompt(s.attributes())) for s in batch.scenes])
     return (best == truth).float().mean().item()
 
-
-def config_dict(cfg: ClipTrainConfig) -> dict:
-    """JSON form of the training config."""
-    return asdict(cfg)

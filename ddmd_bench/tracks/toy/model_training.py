@@ -1,4 +1,10 @@
-"""Train-and-ship entry points for the toy track's own models (called by `ddmd-bench train ... --track toy`)."""
+"""`ddmd-bench train teacher|classifier|clip|reward --track toy`: train one of the toy track's own models, export
+it, record how it was made and what it measures, and (with `--ship`) copy it into the shipped weights.
+
+The training loops live with the models: teacher_training.py (the teacher, resumable), classifier.py, clip.py and
+reward.py (their shared optimiser loop in fitting.py). Distilling students from the teacher is the generic trainer
+(ddmd_bench.training) fed with the toy teacher's bundle (bundle.py, distill.py).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ import logging
 import shlex
 import sys
 import time
-from dataclasses import asdict, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ddmd_bench.tracks.toy import shipped
+from ddmd_bench.tracks.toy import classifier, clip, reward, shipped
+from ddmd_bench.tracks.toy.teacher_training import TeacherTrainConfig, train
 from ddmd_bench.utils.checkpoint import export_safetensors
 
 log = logging.getLogger(__name__)
@@ -25,8 +34,6 @@ def _command() -> str:
 
 def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
     """Train (or resume) the toy teacher; with `ship`, copy the EMA weights into the package."""
-    from ddmd_bench.tracks.toy.teacher_training import TeacherTrainConfig, train
-
     cfg = TeacherTrainConfig() if steps is None else TeacherTrainConfig(steps=steps)
     t0 = time.perf_counter()
     path = train(cfg, out_dir)
@@ -39,65 +46,53 @@ def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any
     return _maybe_ship("teacher", path, info, ship)
 
 
-def train_classifier(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
-    """Train the attribute classifier (prompt accuracy + toy FID features) and report its accuracy."""
-    from ddmd_bench.tracks.toy.classifier import ClassifierTrainConfig, accuracy
-    from ddmd_bench.tracks.toy.classifier import train_classifier as fit
+@dataclass(frozen=True)
+class ScoringModel:
+    """How one of the toy scoring models is trained, measured and recorded.
 
-    cfg = ClassifierTrainConfig() if steps is None else replace(ClassifierTrainConfig(), steps=steps)
+    `fit` trains from a config; `measure` returns what the manifest records about the trained model; `model_config`
+    is its architecture as recorded; `float16` ships half-precision weights (and measures the rounded ones)."""
+
+    kind: str
+    config: Callable[[], Any]
+    fit: Callable[[Any], torch.nn.Module]
+    measured: str
+    measure: Callable[[torch.nn.Module], Any]
+    model_config: Callable[[Any, torch.nn.Module], Any]
+    float16: bool = False
+
+
+def train_scoring_model(spec: ScoringModel, out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
+    """Train, measure, export (and with `ship`, ship) one scoring model."""
+    cfg = spec.config() if steps is None else replace(spec.config(), steps=steps)
     t0 = time.perf_counter()
-    model = fit(cfg)
+    model = spec.fit(cfg)
     seconds = time.perf_counter() - t0
-    acc = accuracy(model)
-    log.info("classifier: %.0fs, accuracy %s", seconds, acc)
-    path = out_dir / "classifier.safetensors"
-    export_safetensors(model.state_dict(), path, {"train_config": json.dumps(asdict(cfg))})
-    info = {"kind": "classifier", "model_config": asdict(cfg.model), "train_config": asdict(cfg),
-            "command": _command(), "commit": shipped.git_commit(), "train_seconds": round(seconds, 1),
-            "threads": torch.get_num_threads(), "accuracy_on_5000_fresh_samples": acc}
-    return _maybe_ship("classifier", path, info, ship)
+    if spec.float16:  # measure the float16-rounded weights: those are what ships
+        model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
+    value = spec.measure(model)
+    log.info("%s: %.0fs, %s %s", spec.kind, seconds, spec.measured, value)
+    path = out_dir / f"{spec.kind}.safetensors"
+    state = {k: v.half() for k, v in model.state_dict().items()} if spec.float16 else model.state_dict()
+    export_safetensors(state, path, {"train_config": json.dumps(asdict(cfg))})
+    info = {"kind": spec.kind, "model_config": spec.model_config(cfg, model),
+            **({"dtype": "float16"} if spec.float16 else {}), "train_config": asdict(cfg), "command": _command(),
+            "commit": shipped.git_commit(), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
+            spec.measured: value}
+    return _maybe_ship(spec.kind, path, info, ship)
 
 
-def train_clip(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
-    """Train the toy CLIP contrastively; weights are shipped in float16 (the token table dominates the size)."""
-    from ddmd_bench.tracks.toy.clip import ClipTrainConfig, build_clip, retrieval_accuracy
-    from ddmd_bench.tracks.toy.clip import train_clip as fit
-
-    cfg = ClipTrainConfig() if steps is None else replace(ClipTrainConfig(), steps=steps)
-    t0 = time.perf_counter()
-    model = fit(cfg)
-    seconds = time.perf_counter() - t0
-    # Evaluate the float16-rounded weights: those are what ships.
-    model.load_state_dict({k: v.half().float() for k, v in model.state_dict().items()})
-    top1 = retrieval_accuracy(model, build_clip()[2])
-    log.info("clip: %.0fs, top-1 retrieval over 180 prompts %.4f", seconds, top1)
-    path = out_dir / "clip.safetensors"
-    export_safetensors({k: v.half() for k, v in model.state_dict().items()}, path,
-                       {"train_config": json.dumps(asdict(cfg))})
-    info = {"kind": "clip", "model_config": "ddmd_bench/tracks/toy/assets/ddmd-toy-clip.json", "dtype": "float16",
-            "train_config": asdict(cfg), "command": _command(), "commit": shipped.git_commit(),
-            "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
-            "top1_retrieval_over_180_canonical_prompts": top1}
-    return _maybe_ship("clip", path, info, ship)
-
-
-def train_reward(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
-    """Train the toy reward model (ImageReward architecture) on synthetic preferences; report pairwise accuracy."""
-    from ddmd_bench.tracks.toy.reward import RewardTrainConfig, pairwise_accuracy
-    from ddmd_bench.tracks.toy.reward import train_reward as fit
-
-    cfg = RewardTrainConfig() if steps is None else replace(RewardTrainConfig(), steps=steps)
-    t0 = time.perf_counter()
-    model = fit(cfg)
-    seconds = time.perf_counter() - t0
-    acc = {"held_in": pairwise_accuracy(model), "held_out": pairwise_accuracy(model, held_out=True)}
-    log.info("reward: %.0fs, pairwise accuracy %s", seconds, acc)
-    path = out_dir / "reward.safetensors"
-    export_safetensors(model.state_dict(), path, {"train_config": json.dumps(asdict(cfg))})
-    info = {"kind": "reward", "model_config": asdict(model.config), "train_config": asdict(cfg),
-            "command": _command(), "commit": shipped.git_commit(), "train_seconds": round(seconds, 1),
-            "threads": torch.get_num_threads(), "pairwise_accuracy_on_1024_fresh_pairs": acc}
-    return _maybe_ship("reward", path, info, ship)
+SCORING_MODELS = (
+    ScoringModel("classifier", classifier.ClassifierTrainConfig, classifier.train_classifier,
+                 "accuracy_on_5000_fresh_samples", classifier.accuracy, lambda cfg, _: asdict(cfg.model)),
+    ScoringModel("clip", clip.ClipTrainConfig, clip.train_clip, "top1_retrieval_over_180_canonical_prompts",
+                 lambda model: clip.retrieval_accuracy(model, clip.build_clip()[2]),
+                 lambda cfg, _: f"ddmd_bench/tracks/toy/assets/{clip.MODEL_NAME}.json", float16=True),
+    ScoringModel("reward", reward.RewardTrainConfig, reward.train_reward, "pairwise_accuracy_on_1024_fresh_pairs",
+                 lambda model: {"held_in": reward.pairwise_accuracy(model),
+                                "held_out": reward.pairwise_accuracy(model, held_out=True)},
+                 lambda cfg, model: asdict(model.config)),
+)
 
 
 def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool) -> dict[str, Any]:
@@ -107,4 +102,5 @@ def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool) -> dict
     return {"path": str(path), "shipped": ship, **info}
 
 
-TRAINERS = {"teacher": train_teacher, "classifier": train_classifier, "clip": train_clip, "reward": train_reward}
+# name -> (out_dir, steps or None for the default, ship) -> what the command prints
+TRAINERS = {"teacher": train_teacher, **{spec.kind: partial(train_scoring_model, spec) for spec in SCORING_MODELS}}

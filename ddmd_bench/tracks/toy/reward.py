@@ -9,17 +9,14 @@ washed-out colour, a random pixel block).
 
 from __future__ import annotations
 
-import logging
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel, preprocess
 from ddmd_bench.tracks.toy import text, world
-
-log = logging.getLogger(__name__)
+from ddmd_bench.tracks.toy.fitting import fit
 
 
 def toy_config(vocab_size: int, pad_token_id: int) -> ImageRewardConfig:
@@ -101,18 +98,14 @@ def train_reward(cfg: RewardTrainConfig) -> ImageRewardModel:
     model, tokenizer = build_reward(cfg.seed)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
-    t0 = time.perf_counter()
-    for step in range(cfg.steps):
+
+    def loss_at(step: int) -> torch.Tensor:
         prompts, good, bad = preference_batch(step, cfg.batch_size, cfg.seed)
         good_bad = _scores(model, tokenizer, torch.cat([good, bad]), prompts + prompts)
         margin = good_bad[: len(prompts)] - good_bad[len(prompts):]
-        loss = torch.nn.functional.softplus(-margin).mean()  # -log sigmoid(r_good - r_bad)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if (step + 1) % 100 == 0:
-            log.info("reward step %d loss %.4f (%.0fs)", step + 1, loss.item(), time.perf_counter() - t0)
-    return model.eval()
+        return torch.nn.functional.softplus(-margin).mean()  # -log sigmoid(r_good - r_bad)
+
+    return fit(model, opt, cfg.steps, loss_at, "reward")
 
 
 @torch.no_grad()
@@ -122,7 +115,3 @@ def pairwise_accuracy(model: ImageRewardModel, n: int = 1024, held_out: bool = F
     prompts, good, bad = preference_batch(10**6, n, seed=987, held_out=held_out)
     return float((_scores(model, tokenizer, good, prompts) > _scores(model, tokenizer, bad, prompts)).float().mean())
 
-
-def config_dict(cfg: RewardTrainConfig) -> dict:
-    """JSON form of the training config."""
-    return asdict(cfg)
