@@ -11,10 +11,20 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from ddmd_bench.protocol import Protocol
+
+class GatedProtocol(Protocol):
+    """What a gate is read from: a protocol's name, version and metric specs (`ddmd_bench.protocol.Protocol`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def version(self) -> int: ...
+
+    @property
+    def metrics(self) -> dict[str, dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +100,7 @@ def _check_one(r: GateRange, value: float | None) -> RangeCheck:
     return RangeCheck(r.metric, float(value), r.low, r.high, inside, f"{value} in {span}: {side}")
 
 
-def gate_for(protocol: Protocol) -> QualityGate | None:
+def gate_for(protocol: GatedProtocol) -> QualityGate | None:
     """The gate a protocol's metric specs declare (`"gate": {name, low, high}`), or None.
 
     Read from the protocol itself, so a record checked later uses the ranges its protocol was fingerprinted with; a

@@ -6,8 +6,9 @@ cycle from Python (it runs after both modules have loaded) but not from the desi
 (nothing is imported), builds the module graph and reports:
 
 - every strongly connected component of more than one module (a cycle), with one concrete cycle through it;
-- every function-level import of a ddmd_bench module without a comment saying why (on its line, or above its
-  block of imports).
+- every function-level import of a ddmd_bench module without a comment saying why: on its line, above its block of
+  imports, or once for the whole module on a line starting with `# function-level imports:` (e.g. a command line
+  that imports each command's modules inside the command, so `--help` loads nothing heavy).
 
 Imports under `if TYPE_CHECKING:` are left out: they never run.
 
@@ -111,6 +112,9 @@ def _explained(lines: list[str], line: int) -> bool:
     return above >= 0 and lines[above].strip().startswith("#")
 
 
+MODULE_REASON = "# function-level imports:"
+
+
 def imports(root: Path = ROOT) -> list[Import]:
     """Every import of a ddmd_bench module by a ddmd_bench module (TYPE_CHECKING blocks left out)."""
     known = modules(root)
@@ -118,6 +122,7 @@ def imports(root: Path = ROOT) -> list[Import]:
     for source, path in known.items():
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
+        module_reason = any(line.startswith(MODULE_REASON) for line in lines)
         for node, in_function in _walk(ast.parse(text, str(path))):
             seen: set[str] = set()  # `from m import a, b` names one module once
             for target, how in _targets(node, source, path.name == "__init__.py", known):
@@ -125,7 +130,8 @@ def imports(root: Path = ROOT) -> list[Import]:
                     continue
                 seen.add(target)
                 kind = "registry" if how == "registry" else ("function" if in_function else "module")
-                found.append(Import(source, target, path, node.lineno, kind, _explained(lines, node.lineno)))
+                explained = module_reason or _explained(lines, node.lineno)
+                found.append(Import(source, target, path, node.lineno, kind, explained))
     return found
 
 

@@ -1,0 +1,1 @@
+"""Metrics: the Metric contract, one registry of metric kinds, and each metric's implementation."""
