@@ -89,8 +89,8 @@ def recipe_checks() -> dict:
 
     from ddmd_bench.metrics import latency
     from ddmd_bench.recipes import get_recipe
-    from ddmd_bench.recipes.generator import DiffusersGenerator
-    from ddmd_bench.recipes.settings import RunSettings
+    from ddmd_bench.generators.diffusers import DiffusersGenerator
+    from ddmd_bench.generators.settings import RunSettings
     from tests.recipes.hub import build_hub
 
     cache = tempfile.mkdtemp(prefix="ddmd-gpu-hub-")

@@ -147,33 +147,33 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     writes <model>.samples.jsonl: prompt, seed and every per-sample score.
     """
     from ddmd_bench.evaluation import suite
+    from ddmd_bench.generators.resolve import GeneratorOptions
+    from ddmd_bench.generators.settings import RunSettings
     from ddmd_bench.recipes import Overrides
-    from ddmd_bench.recipes.settings import RunSettings
 
-    models = (*models, *(f"method:{m}" for m in methods), *(f"pipeline:{p}" for p in pipelines))
     data = _parse_data(data_files)
     try:  # every override is checked here, before a protocol, a model or a pipeline is built
         overrides = Overrides(steps, guidance, scheduler, resolution, eta)
     except ValueError as exc:
         raise _fail(exc) from exc
-    recipe_options = suite.RecipeOptions(
-        overrides,
-        RunSettings(dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
-                    attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle))
-    if compile_:
-        models = tuple(suite.with_compile(m) for m in (models or [s.name for s in suite.default_toy_suite()]))
+    request = suite.EvaluationRequest(
+        protocol=protocol_name, models=(*models, *(f"method:{m}" for m in methods),
+                                        *(f"pipeline:{p}" for p in pipelines)),
+        limit=limit, data=data, results_dir=results_dir,
+        leaderboard_dir=None if no_leaderboard else leaderboard_dir, force=force, compile=compile_,
+        generator_options=GeneratorOptions(overrides, RunSettings(
+            dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
+            attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle)),
+        run=suite.RunOptions(batch_size, not quiet, save_images, grid))
     if dry_run:
         try:
-            plan = suite.dry_run(protocol_name, list(models), limit, batch_size, results_dir, recipe_options, data)
+            plan = suite.dry_run(request)
         except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
             raise _fail(exc) from exc
         click.echo(json.dumps(plan, indent=1) if as_json else suite.render_plan(plan))
         return
     try:
-        outcome = suite.evaluate_suite(protocol_name, list(models), limit, batch_size, results_dir,
-                                       None if no_leaderboard else leaderboard_dir, force, progress=not quiet,
-                                       options=suite.RunOptions(batch_size, not quiet, save_images, grid),
-                                       recipe_options=recipe_options, data=data)
+        outcome = suite.evaluate_suite(request)
     except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -611,10 +611,10 @@ def methods_list(as_json) -> None:
     Example:
       ddmd-bench methods list --json
     """
-    from ddmd_bench.evaluation.suite import default_toy_suite
+    from ddmd_bench.generators.resolve import default_suite
     from ddmd_bench.recipes.catalog import RECIPES
 
-    toy = [s.name for s in default_toy_suite()]
+    toy = default_suite()
     recipes = [RECIPES.get(n) for n in RECIPES]
     if as_json:
         click.echo(json.dumps({"toy": toy, "recipes": [
@@ -646,7 +646,7 @@ def methods_show(name) -> None:
     if name in RECIPES:
         click.echo(json.dumps(RECIPES.get(name).to_dict(), indent=1))
         return
-    from ddmd_bench.evaluation.suite import resolve_generator  # a toy model is loaded to describe it (torch)
+    from ddmd_bench.generators.resolve import resolve_generator  # a toy model is loaded to describe it (torch)
 
     try:
         click.echo(json.dumps(resolve_generator(name).describe(), indent=1))
@@ -662,9 +662,9 @@ def _unknown_method_message(name: str, recipes: list[str]) -> str:
     """Did-you-mean over the published recipes and the toy suite together (a recipe typo gets the recipe)."""
     import difflib
 
-    from ddmd_bench.evaluation.suite import default_toy_suite
+    from ddmd_bench.generators.resolve import default_suite
 
-    toy = [s.name for s in default_toy_suite()]
+    toy = default_suite()
     close = difflib.get_close_matches(name, recipes + toy, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return (f"unknown method or model {name!r}{hint} Published recipes: {', '.join(recipes)}. Toy models: "

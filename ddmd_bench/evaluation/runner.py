@@ -9,32 +9,32 @@ import tempfile
 import time
 import traceback
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ddmd_bench.evaluation import shards
-from ddmd_bench.provenance import device_info, environment
-from ddmd_bench.evaluation.records import SCHEMA_VERSION
+from ddmd_bench.evaluation.context import EvalContext, RecordsDataFiles, resizes
+from ddmd_bench.evaluation.records import Result
 from ddmd_bench.evaluation.resize import AtResolution
-from ddmd_bench.generators.base import ColdStartable
-from ddmd_bench.gates import gate_for
+from ddmd_bench.generators.base import ColdStartable, Generator, Placed, Staged, Traced
 from ddmd_bench.metrics import latency as latency_mod
 from ddmd_bench.metrics.base import Metric, MetricValue
 from ddmd_bench.protocol import Protocol, check_prompts
+from ddmd_bench.provenance import device_info, environment
 from ddmd_bench.utils.distributed import World
 
 log = logging.getLogger(__name__)
 
 
 class MetricFailed(RuntimeError):
-    """At least one metric failed; the record (with tracebacks) is attached and nothing is published."""
+    """At least one metric failed; the result (with tracebacks) is attached and nothing is published."""
 
-    def __init__(self, message: str, record: dict[str, Any]) -> None:
+    def __init__(self, message: str, result: Result) -> None:
         super().__init__(message)
-        self.record = record
+        self.result = result
 
 
 def check_metric_specs(protocol: Protocol, metrics: dict[str, Metric]) -> None:
@@ -67,63 +67,81 @@ def compute_all(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run(generator, protocol: Protocol, context, batch_size: int = 96, progress: bool = True,
+@dataclass(frozen=True, slots=True)
+class RunnerOptions:
+    """How one run executes; none of it changes the numbers."""
+
+    batch_size: int = 96
+    progress: bool = True
+    device: torch.device | None = None  # None: the generator's own device, else the CPU
+    work_dir: Path | None = None  # finished chunks, so an interrupted run resumes (None: a temporary folder)
+    world: World | None = None  # None: the current process group (a single process outside torchrun)
+    image_dir: Path | None = None  # save every image as PNG here
+
+
+def run(generator: Generator, protocol: Protocol, context: EvalContext, batch_size: int = 96, progress: bool = True,
         device: torch.device | None = None, work_dir: Path | None = None, world: World | None = None,
         image_dir: Path | None = None) -> dict[str, Any] | None:
-    """Evaluate `generator` on `protocol`; returns the result record (None on ranks other than 0) or raises
-    `MetricFailed`. Chunks of `batch_size` prompts are saved under `work_dir`, so an interrupted run resumes; under
-    torchrun, ranks share the chunks out, each merges its own, and the metrics reduce their states over ranks."""
-    device = device or getattr(generator, "device", None) or torch.device("cpu")
-    world = world or World.current()
-    built = generator
-    resize = getattr(context, "resize_generated", False)
-    generator = AtResolution(generator, protocol.resolution, resize)
+    """Evaluate `generator` on `protocol`: its prompts are checked first, then `run_checked`; returns the record's
+    JSON form (None on ranks other than 0) or raises `MetricFailed`."""
     check_prompts(protocol, context.prompt_set)  # before any model is loaded or image generated
+    result = run_checked(generator, protocol, context,
+                         RunnerOptions(batch_size, progress, device, work_dir, world, image_dir))
+    return None if result is None else result.to_dict()
+
+
+def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
+                options: RunnerOptions = RunnerOptions()) -> Result | None:
+    """Evaluate `generator` on `protocol`, whose prompts the caller has checked (`protocols.get_protocol` does);
+    returns the result (None on ranks other than 0) or raises `MetricFailed`. Chunks of `options.batch_size`
+    prompts are saved under `options.work_dir`, so an interrupted run resumes; under torchrun, ranks share the
+    chunks out, each merges its own, and the metrics reduce their states over ranks."""
+    device = options.device or (generator.device if isinstance(generator, Placed) else torch.device("cpu"))
+    world = options.world or World.current()
+    resize = resizes(context)
+    wrapped = AtResolution(generator, protocol.resolution, resize)
     prompts = context.prompt_set.prompts
     metrics = context.build_metrics(protocol)
     check_metric_specs(protocol, metrics)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
-    plan = shards.ShardPlan(len(prompts), batch_size, world.rank, world.size)
-    key = shards.run_key(protocol.fingerprint, generator.describe(), batch_size)
+    plan = shards.ShardPlan(len(prompts), options.batch_size, world.rank, world.size)
+    key = shards.run_key(protocol.fingerprint, generator.describe(), options.batch_size)
     # Before any image of the run: a cold start timed after it would be a warm call.
-    cold = _cold_start(built, protocol, resize, prompts[0], device) if world.is_main else None
+    cold = _cold_start(generator, protocol, resize, prompts[0], device) if world.is_main else None
     with contextlib.ExitStack() as stack:
-        if work_dir is None:
-            work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
-        shards.generate_chunks(generator, prompts, protocol.seeds(len(prompts)), metrics, plan, work_dir, key,
-                               progress, image_dir)
+        work_dir = options.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
+        shards.generate_chunks(wrapped, prompts, protocol.seeds(len(prompts)), metrics, plan, work_dir, key,
+                               options.progress, options.image_dir)
         gen_seconds = world.sum(shards.merge_chunks(metrics, plan, work_dir, key))
         results = compute_all(metrics)  # a collective: torchmetrics reduces every metric state over the ranks
     if not world.is_main:
         return None
-    latency = latency_mod.measure(lambda: generator.generate([prompts[0]], [protocol.seed_base]),
+    latency = latency_mod.measure(lambda: wrapped.generate([prompts[0]], [protocol.seed_base]),
                                   latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
                                                                ("warmup", "rounds", "batch_size")}),
                                   device, protocol.latency.get("what", "generate()"),
-                                  getattr(generator, "stage_seconds", None))
+                                  generator.stage_seconds if isinstance(generator, Staged) else None)
     latency["cold_start"] = cold
-    record = build_record(generator, protocol, prompts, results, latency, device, started,
+    result = build_result(generator, protocol, prompts, results, latency, device, started,
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
-                           "batch_size": batch_size, "world_size": world.size})
-    if generator.resize_record() is not None:
-        record["resize"] = generator.resize_record()
-    if getattr(generator, "last_trace", None) is not None:
-        record["trace"] = generator.last_trace  # what the denoiser was called with in the latency run
-    if hasattr(context, "data_record"):
-        record["data_files"] = context.data_record()  # the user's files: path, sha256, whether a known hash matched
-    gate = gate_for(protocol)
-    if gate is not None and all(r["status"] == "ok" for r in results.values()):
-        outcome = gate.check_record(record)
-        record["gate"] = {"passed": outcome.passed, "summary": outcome.summary()}
-    failed = [n for n, r in results.items() if r["status"] != "ok"]
-    if failed:
-        raise MetricFailed(f"metrics failed: {', '.join(failed)}", record)
-    return record
+                           "batch_size": options.batch_size, "world_size": world.size})
+    result = result.replace(
+        resize=wrapped.resize_record(),
+        trace=generator.last_trace if isinstance(generator, Traced) else None,
+        data_files=context.data_record() if isinstance(context, RecordsDataFiles) else None)
+    gate = protocol.quality_gate()
+    if gate is not None and not result.failed_metrics:
+        outcome = gate.check_record(result.to_dict())
+        result = result.replace(gate={"passed": outcome.passed, "summary": outcome.summary()})
+    if result.failed_metrics:
+        raise MetricFailed(f"metrics failed: {', '.join(result.failed_metrics)}", result)
+    return result
 
 
-def _cold_start(generator, protocol: Protocol, resize: bool, prompt: str, device: torch.device) -> dict[str, Any]:
+def _cold_start(generator: Generator, protocol: Protocol, resize: bool, prompt: str,
+                device: torch.device) -> dict[str, Any]:
     """Load + first image of a newly built instance of `generator` (recorded apart from the warm latency), or why
     it was not measured."""
     if not isinstance(generator, ColdStartable):
@@ -132,18 +150,18 @@ def _cold_start(generator, protocol: Protocol, resize: bool, prompt: str, device
                                   lambda g: g.load(), lambda g: g.generate([prompt], [protocol.seed_base]), device)
 
 
-def build_record(generator, protocol: Protocol, prompts, results, latency, device, started, timings) -> dict:
-    """The schema-versioned result record."""
-    return {
-        "schema_version": SCHEMA_VERSION,  # bump on any incompatible change; readers accept every older one
-        "run_id": uuid.uuid4().hex,
-        "created": started.isoformat(timespec="seconds"),
-        "status": "ok" if all(r["status"] == "ok" for r in results.values()) else "failed",
-        "protocol": {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
-        "generator": generator.describe(),  # weights sha, scheduler + timesteps, steps, guidance, dtype
-        "n_images": len(prompts) * protocol.images_per_prompt,
-        "metrics": results,  # name -> value, CI, n, per-sample scores (aligned with prompts), spec, status
-        "latency": {**latency, "device": device_info(device)},
-        "environment": environment(),
-        "timings": timings,
-    }
+def build_result(generator: Generator, protocol: Protocol, prompts, results, latency, device, started,
+                 timings) -> Result:
+    """The schema-versioned result of a finished run."""
+    return Result(
+        run_id=uuid.uuid4().hex,
+        created=started.isoformat(timespec="seconds"),
+        status="ok" if all(r["status"] == "ok" for r in results.values()) else "failed",
+        protocol={"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
+        generator=generator.describe(),
+        n_images=len(prompts) * protocol.images_per_prompt,
+        metrics=results,
+        latency={**latency, "device": device_info(device)},
+        environment=environment(),
+        timings=timings,
+    )

@@ -1,4 +1,9 @@
-"""The generator contract shared by the toy track and diffusers recipes."""
+"""The generator contract shared by every track and backend, and the optional capabilities a generator may add.
+
+`Generator` is what the runner needs from anything that makes images. A generator may also offer the capabilities
+below; the runner asks for each with `isinstance` against its protocol (they are `runtime_checkable`), so a
+generator that lacks one is run without it and its record says so, never guessed at.
+"""
 
 from __future__ import annotations
 
@@ -33,3 +38,38 @@ class ColdStartable(Protocol):
 
     def load(self) -> None:
         """Load the weights now (a no-op once loaded)."""
+
+
+@runtime_checkable
+class Staged(Protocol):
+    """A generator that times the stages of its last `generate` call (text encoding, denoising, decoding)."""
+
+    def stage_seconds(self) -> dict[str, float]:
+        """Wall time of each stage of the last `generate` call."""
+
+
+@runtime_checkable
+class Traced(Protocol):
+    """A generator that records what its denoiser was called with during its last `generate` call."""
+
+    @property
+    def last_trace(self) -> dict[str, Any] | None:
+        """Calls, timesteps, batch per image and guidance seen by the denoiser (None before any call)."""
+
+
+@runtime_checkable
+class Placed(Protocol):
+    """A generator that runs on a chosen device (latency is timed there)."""
+
+    @property
+    def device(self) -> torch.device:
+        """The device the generator's models run on."""
+
+
+@runtime_checkable
+class FixedResolution(Protocol):
+    """A generator that states its image size before generating (a diffusers recipe's `resolution`)."""
+
+    @property
+    def resolution(self) -> int:
+        """Height and width of the images it generates."""

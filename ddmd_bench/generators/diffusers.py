@@ -2,6 +2,9 @@
 
 The trace (calls per generate, the timesteps seen, the denoiser batch relative to the images, embedded guidance)
 goes into every result record: a recipe that was silently run with the wrong scheduler or guidance shows it.
+
+`from_method` (`method:NAME`, a published recipe) and `from_pipeline` (`pipeline:PATH`, any local folder) are the
+sources `ddmd_bench.generators.resolve.KINDS` names.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.recipes import build
+from ddmd_bench.generators import pipelines
+from ddmd_bench.generators.resolve import GeneratorOptions
+from ddmd_bench.generators.settings import RunSettings
+from ddmd_bench.recipes import Overrides, apply_overrides, get_recipe
+from ddmd_bench.recipes.generic import generic_recipe
 from ddmd_bench.recipes.recipe import Recipe
-from ddmd_bench.recipes.settings import RunSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,7 @@ class DiffusersGenerator:
         self.recipe = recipe
         self.settings = settings or RunSettings()
         self.name = name or recipe.name
-        self.prepared = build.prepare(recipe, self.settings)  # all checks happen here, before any generation
+        self.prepared = pipelines.prepare(recipe, self.settings)  # all checks happen here, before any generation
         self._pipe = None
         self._trace = DenoiserTrace()
         self.last_trace: dict[str, Any] | None = None
@@ -68,6 +74,11 @@ class DiffusersGenerator:
     @property
     def device(self) -> torch.device:
         return self.settings.resolved_device()
+
+    @property
+    def resolution(self) -> int:
+        """Height and width of the images (the recipe's), known before anything is loaded."""
+        return self.recipe.resolution
 
     @property
     def nfe(self) -> int:
@@ -84,12 +95,13 @@ class DiffusersGenerator:
         return self._description
 
     def _describe(self) -> dict[str, Any]:
-        import diffusers
+        import diffusers  # heavy backend: its version is part of the identity, asked for once per generator
 
         return json.loads(json.dumps({
             "kind": "diffusers-recipe", "name": self.name, "recipe": self.recipe.to_dict(),
             "files": self.prepared.record(), "settings": self.settings.record(self.recipe.dtype),
-            "scheduler": build.scheduler_record(self.prepared), "nfe": self.nfe, "diffusers": diffusers.__version__}))
+            "scheduler": pipelines.scheduler_record(self.prepared), "nfe": self.nfe,
+            "diffusers": diffusers.__version__}))
 
     def fresh(self) -> DiffusersGenerator:
         """An instance that has not loaded its pipeline, for timing a cold start: this one while nothing is loaded
@@ -103,7 +115,7 @@ class DiffusersGenerator:
     def pipeline(self):
         """The loaded pipeline (built on first use), with the call counter attached."""
         if self._pipe is None:
-            self._pipe = build.load(self.prepared, self.settings)
+            self._pipe = pipelines.load(self.prepared, self.settings)
             getattr(self._pipe, self.prepared.slot).register_forward_pre_hook(self._trace.hook, with_kwargs=True)
         return self._pipe
 
@@ -135,3 +147,14 @@ class DiffusersGenerator:
             raise FloatingPointError(f"{self.name}: the pipeline produced non-finite pixels "
                                      f"(try --dtype float32 or --vae-slicing off)")
         return (images.clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+
+
+def from_method(name: str, options: GeneratorOptions) -> DiffusersGenerator:
+    """A published method's recipe (`method:NAME`), with the command line's overrides and run settings."""
+    return DiffusersGenerator(apply_overrides(get_recipe(name), options.overrides or Overrides()), options.settings)
+
+
+def from_pipeline(path: str, options: GeneratorOptions) -> DiffusersGenerator:
+    """The generic recipe of a local diffusers pipeline folder (`pipeline:PATH`), with overrides and settings."""
+    return DiffusersGenerator(apply_overrides(generic_recipe(path), options.overrides or Overrides()),
+                              options.settings)

@@ -1,9 +1,10 @@
-"""Turn a recipe into a ready diffusers pipeline in two phases.
+"""Diffusers pipelines from disk, always through the same checks: recipes (two phases) and plain local folders.
 
-`prepare` resolves every repository to a local folder at a commit and checks every file (formats, pipeline class,
-remote code) without loading a tensor, so `evaluate` can reject bad input for all methods before generating
-anything. `load` then builds the pipeline: base components, the student network or LoRA, the recipe's scheduler,
-and the practical options.
+`prepare` resolves every repository of a recipe to a local folder at a commit and checks every file (formats,
+pipeline class, remote code) without loading a tensor, so `evaluate` can reject bad input for all methods before
+generating anything. `load` then builds the pipeline: base components, the student network or LoRA, the recipe's
+scheduler, and the practical options. `load_pipeline` is the one call that reads a pipeline folder (recipes'
+bases, and teachers for training), after the same folder checks.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 
 from ddmd_bench import hashing, resolver
+from ddmd_bench.generators.settings import DTYPES, RunSettings
 from ddmd_bench.recipes.checks import RecipeInputError, check_model_folder, check_pipeline_folder, check_weights_file
 from ddmd_bench.recipes.recipe import Recipe, StudentWeights
-from ddmd_bench.recipes.settings import DTYPES, RunSettings
 from ddmd_bench.utils.pipelines import pipeline_files
 
 log = logging.getLogger(__name__)
@@ -81,13 +83,10 @@ def _snapshot(repo, settings: RunSettings, patterns: list[str] | None = None) ->
 def prepare(recipe: Recipe, settings: RunSettings) -> Prepared:
     """Resolve and check everything the recipe needs; loads no weights."""
     base = _snapshot(recipe.base, settings)
-    index = check_pipeline_folder(base.path, recipe.pipeline)
+    index = check_folder(base.path, recipe.pipeline)
     slot = next((s for s in DENOISER_SLOTS if isinstance(index.get(s), list) and index[s][0]), None)
     if slot is None:
         raise RecipeInputError(f"{base.path}: the pipeline has neither a unet nor a transformer")
-    for component in (c for c, v in index.items() if isinstance(v, list) and v[0]):
-        if (base.path / component).is_dir():
-            check_model_folder(base.path / component)
     if recipe.student is None:
         return Prepared(recipe, base, slot)
     path, commit, fmt = _student_files(recipe.student, settings)
@@ -95,6 +94,27 @@ def prepare(recipe: Recipe, settings: RunSettings) -> Prepared:
         raise RecipeInputError(f"recipe {recipe.name}: student weights replace a {recipe.student.kind} but "
                                f"{recipe.pipeline} has a {slot}")
     return Prepared(recipe, base, slot, path, commit, fmt)
+
+
+def check_folder(path: Path, expected_class: str | None = None) -> dict[str, Any]:
+    """A pipeline folder's model_index.json after every pre-load check: trusted component libraries only (no remote
+    code), the expected pipeline class, and a complete header for every safetensors file of each component."""
+    index = check_pipeline_folder(path, expected_class)
+    for component in (c for c, v in index.items() if isinstance(v, list) and v[0]):
+        if (path / component).is_dir():
+            check_model_folder(path / component)
+    return index
+
+
+def load_pipeline(path: str | Path, **kwargs: Any):
+    """`DiffusionPipeline.from_pretrained` on a checked local folder (safetensors only, no remote code), passing
+    None for components saved as null (for example SD3 without T5), which diffusers otherwise refuses to load."""
+    from diffusers import DiffusionPipeline  # heavy backend: only when a pipeline is really built
+
+    path = Path(path)
+    index = check_folder(path)
+    nulls = {k: None for k, v in index.items() if isinstance(v, list) and v == [None, None]}
+    return DiffusionPipeline.from_pretrained(str(path), use_safetensors=True, **{**nulls, **kwargs})
 
 
 def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path, str | None, str]:
@@ -117,9 +137,7 @@ def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path
 
 def load(prepared: Prepared, settings: RunSettings):
     """The pipeline, on its device, with the student applied and the recipe's scheduler."""
-    import diffusers
-
-    from ddmd_bench.utils.pipelines import load_pipeline
+    import diffusers  # heavy backend: only when a pipeline is really built
 
     recipe = prepared.recipe
     dtype = DTYPES[settings.resolved_dtype(recipe.dtype)]
@@ -141,7 +159,7 @@ def load(prepared: Prepared, settings: RunSettings):
 
 
 def _load_student_net(prepared: Prepared, dtype: torch.dtype):
-    import diffusers
+    import diffusers  # heavy backend: only when a pipeline is really built
 
     student = prepared.recipe.student
     index = json.loads((prepared.base.path / "model_index.json").read_text())
@@ -164,8 +182,6 @@ def _load_student_net(prepared: Prepared, dtype: torch.dtype):
 
 def _read_state(path: Path, fmt: str) -> dict[str, torch.Tensor]:
     if fmt == "safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)  # allowed pickle: still no code execution
     return state.get("state_dict", state) if isinstance(state, dict) else state

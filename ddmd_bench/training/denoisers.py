@@ -1,7 +1,7 @@
 """Teachers from diffusers pipelines, as the trainer sees them (a `TeacherBundle`, bundle.py).
 
 A bundle hides the model family: an SD1.5/SDXL-style UNet pipeline or an SD3-style flow transformer pipeline here;
-tracks build their own bundles from their own networks. Students and fake models are copies of `bundle.net`
+a track builds its own bundle from its own network. Students and fake models are copies of `bundle.net`
 (optionally with LoRA), all called through `bundle.call`, so the loss code never sees a model class.
 """
 
@@ -15,7 +15,7 @@ import torch
 from ddmd_bench.registry import Registry
 from ddmd_bench.training.bundle import Cond, TeacherBundle
 from ddmd_bench.training.parameterization import from_scheduler_config
-from ddmd_bench.utils.pipelines import load_pipeline
+from ddmd_bench.generators.pipelines import load_pipeline
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,7 @@ def load_teacher(spec: str) -> TeacherBundle:
     not a folder) comes as a bundle from its track and is passed to the trainer directly."""
     if not Path(spec).is_dir():
         raise FileNotFoundError(f"teacher {spec!r} is not a local diffusers pipeline directory; a track's own "
-                                f"teacher is passed to the trainer as a bundle (the track's `train` command does this)")
+                                f"teacher reaches the trainer as a bundle (the track's `train` command passes it)")
     pipe = load_pipeline(spec)
     bundle = FAMILIES.get(type(pipe).__name__)(pipe)
     for module in (getattr(pipe, n, None) for n in ("unet", "transformer", "text_encoder", "text_encoder_2", "vae")):

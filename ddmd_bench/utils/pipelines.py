@@ -1,24 +1,12 @@
-"""Loading local diffusers pipeline directories safely (safetensors only, no remote code)."""
+"""The files of a local diffusers pipeline folder (what its identity hashes); loading one is
+`ddmd_bench.generators.pipelines.load_pipeline`, after its checks."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-
-def load_pipeline(path: str | Path, **kwargs: Any):
-    """`DiffusionPipeline.from_pretrained` on a local folder, passing None for components saved as null
-    (for example SD3 without T5), which diffusers otherwise refuses to load."""
-    from diffusers import DiffusionPipeline
-
-    path = Path(path)
-    index = path / "model_index.json"
-    if not index.exists():
-        raise FileNotFoundError(f"{path} is not a diffusers pipeline directory (no model_index.json)")
-    nulls = {k: None for k, v in json.loads(index.read_text()).items()
-             if isinstance(v, list) and v == [None, None]}
-    return DiffusionPipeline.from_pretrained(str(path), use_safetensors=True, **{**nulls, **kwargs})
+from ddmd_bench.hashing import folder_files
 
 
 def component_folders(path: str | Path) -> list[str]:
@@ -33,8 +21,6 @@ def pipeline_files(path: str | Path) -> list[Path]:
     """Every file that loading the pipeline folder can read: model_index.json, our export's ddmd_bench.json and each
     component folder's weights, configs and tokenizer files (weight files of other variants included: hashing a
     file that is not loaded costs time once, missing one that is would let changed weights pass as unchanged)."""
-    from ddmd_bench.hashing import folder_files
-
     path = Path(path)
     top = [p for p in (path / "model_index.json", path / "ddmd_bench.json") if p.is_file()]
     return sorted({*top, *folder_files(path, component_folders(path))})

@@ -133,7 +133,7 @@ def test_every_default_student_is_shipped():
 
 @pytest.mark.parametrize("name", ["ddmd-4step", "dmd-1step"])
 def test_student_samples_with_its_own_chain_deterministically(name):
-    from ddmd_bench.evaluation.suite import resolve_generator
+    from ddmd_bench.generators.resolve import resolve_generator
 
     gen = resolve_generator(name)
     steps = len(shipped.entry(name)["student_sigmas"])

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from ddmd_bench.cli import main
 from ddmd_bench.recipes import get_recipe
-from ddmd_bench.recipes.generator import DiffusersGenerator
-from ddmd_bench.recipes.settings import RunSettings
+from ddmd_bench.generators.diffusers import DiffusersGenerator
+from ddmd_bench.generators.settings import RunSettings
 from tests import factories as T
 from tests.recipes.hub import build_hub
 

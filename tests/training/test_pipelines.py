@@ -24,7 +24,7 @@ CASES = {  # kind -> (pipeline factory, scheduler class of the exported student,
 
 @pytest.mark.parametrize("kind", list(CASES))
 def test_parameterisation_trains_exports_and_samples(tmp_path, kind):
-    from ddmd_bench.utils.pipelines import load_pipeline
+    from ddmd_bench.generators.pipelines import load_pipeline
 
     factory, scheduler_class, _ = CASES[kind]
     factory(tmp_path / "tok").save_pretrained(tmp_path / "teacher")
