@@ -51,10 +51,10 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
             pf = pareto_front([(p[0], p[1]) for p in pts], hib)
             ax.plot([p[0] for p in pf], [p[1] for p in pf], "--", color="#cc0000", lw=1.2, label="Pareto front")
             ax.legend(fontsize=7)
-        if log_x:
+        if log_x and pts:  # a log axis without a positive value cannot place ticks (no latency measured)
             ax.set_xscale("log")
             _plain_log_ticks(ax.xaxis)
-        if metric == "fid":
+        if metric == "fid" and pts:
             ax.set_yscale("log")
             _plain_log_ticks(ax.yaxis)
         ax.set_xlabel(x_label)
