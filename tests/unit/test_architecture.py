@@ -127,3 +127,14 @@ def test_architecture_doc_draws_the_enforced_layers():
     block = re.search(r"```text\n(.*?)```", doc, re.S)
     assert block, "docs/architecture.md needs the layer picture in a ```text block"
     assert [line.strip() for line in block.group(1).strip().splitlines()] == _layers()
+
+
+@pytest.mark.parametrize("module", ["ddmd_bench.protocols", "ddmd_bench.metrics.reference",
+                                    "ddmd_bench.generators.resolve"])
+def test_catalogues_import_no_track_until_an_entry_is_asked_for(module):
+    """Lazy registry entries name track objects by import path: importing a catalogue imports none of them."""
+    code = (f"import sys, {module}; "
+            "print(sorted(m for m in sys.modules if m.startswith('ddmd_bench.tracks')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

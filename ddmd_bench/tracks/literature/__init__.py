@@ -6,8 +6,10 @@ Modules, one job each:
   references  reference-statistics identity: made for a protocol, refused when made for another
   build       spec + the user's files -> (Protocol, LiteratureContext), without loading any model
   context     the run-time context: prompts, verified files, `build_metrics` (real weights via the resolver)
-  gates       two-sided quality gates (MLPerf SDXL)
+  gates       the MLPerf SDXL accuracy gate (the gate machinery is `ddmd_bench.gates`)
+  plugins     the entries `ddmd_bench.protocols.PROTOCOLS` names: `get_protocol(name, limit, data={key: path})`
+  reported    published numbers as `reported` leaderboard entries, each under its paper's own protocol
 
-They are registered in `ddmd_bench.protocols.PROTOCOLS`: `get_protocol(name, limit, data={key: path})`.
-This package imports nothing heavy at import time, so `ddmd_bench.protocols` can list these protocols cheaply.
+Listing and describing these protocols imports no torch, and building one loads no model, so a wrong data file fails
+in seconds.
 """
