@@ -20,6 +20,7 @@ SECTION_MODULES = (
     "ddmd_bench.report.parity",
     "ddmd_bench.report.reported",
     "ddmd_bench.report.performance",
+    "ddmd_bench.report.mutation",
 )
 
 
