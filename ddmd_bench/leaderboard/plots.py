@@ -35,7 +35,7 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
     import matplotlib  # a heavy backend, imported only when a plot is drawn (listings never do)
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after choosing the file-only Agg backend above
 
     metrics = [m for m in QUALITY if any(r.get(m) is not None for r in rows)]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
