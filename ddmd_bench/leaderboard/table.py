@@ -69,7 +69,7 @@ def higher_is_better(rows_: list[dict[str, Any]], key: str) -> bool:
     for r in rows_:
         if key in r.get("higher_is_better", {}):
             return r["higher_is_better"][key]
-    return catalog.direction(key) if key in catalog.METRICS else True
+    return catalog.direction(key, default=True)
 
 
 def sort_rows(rows_: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

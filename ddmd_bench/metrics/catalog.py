@@ -78,14 +78,17 @@ CLIP_FORMULA = "scale * cos(image, prefix + prompt)"
 FID_IMAGE_FORMAT = "in-memory uint8"  # FID features come from the generated tensors, never from re-encoded files
 
 
-def direction(name: str) -> bool:
-    """Whether a higher value of metric `name` is better (UnknownNameError, with close names, if unregistered)."""
+def direction(name: str, default: bool | None = None) -> bool:
+    """Whether a higher value of metric `name` is better. For a name this registry does not know (e.g. a paper's
+    own score): `default`, or UnknownNameError with close names when no default is given."""
+    if default is not None and name not in METRICS:
+        return default
     return METRICS.get(name).higher_is_better
 
 
 def recorded_direction(name: str, result: Mapping[str, Any], default: bool = True) -> bool:
     """Direction of metric `name` in a result record's metric entry: the recorded `higher_is_better` where present,
-    else the registry's, else `default` for a metric this registry does not know (e.g. a paper's own score)."""
+    else the registry's, else `default` for a metric this registry does not know."""
     if result.get("higher_is_better") is not None:
         return bool(result["higher_is_better"])
-    return direction(name) if name in METRICS else default
+    return direction(name, default)

@@ -59,6 +59,7 @@ def test_direction_comes_from_the_registry_and_unknown_names_are_refused():
     assert catalog.direction("clip_score") is True and catalog.direction("prompt_accuracy_heldout") is True
     with pytest.raises(UnknownNameError, match="did you mean 'fid'"):
         catalog.direction("fdi")
+    assert catalog.direction("hpsv3", default=True) is True and catalog.direction("fid", default=True) is False
 
 
 def test_recorded_direction_prefers_the_record_then_the_registry_then_the_default():
