@@ -1,19 +1,21 @@
-"""Import cycles among ddmd_bench modules, counting every import: module level, function level and lazy registry
-entries ('package.module:attribute' strings given to `Registry.add_lazy`).
+"""Import cycles among ddmd_bench modules, counting imports inside functions as well as module-level ones.
 
-import-linter sees module-level and function-level imports but stops at a string; a function-level import hides a
-cycle from Python (it runs after both modules have loaded) but not from the design. This script reads the source
-(nothing is imported), builds the module graph and reports:
+A function-level import hides a cycle from Python (it runs after both modules have loaded) but not from the design.
+This script reads the source (nothing is imported), builds the module graph and reports:
 
 - every strongly connected component of more than one module (a cycle), with one concrete cycle through it;
 - every function-level import of a ddmd_bench module without a comment saying why: on its line, above its block of
   imports, or once for the whole module on a line starting with `# function-level imports:` (e.g. a command line
   that imports each command's modules inside the command, so `--help` loads nothing heavy).
 
-Imports under `if TYPE_CHECKING:` are left out: they never run.
+Imports under `if TYPE_CHECKING:` are left out: they never run. Lazy registry entries ('package.module:attribute'
+strings given to `Registry.add_lazy`) are counted but are not edges of the graph: they are how a catalogue in a low
+layer names a plug-in above it, so a plug-in that uses its own catalogue is the intended shape, not a cycle.
+`--registry` adds them as edges, to see which cycles a plug-in closes.
 
-    python scripts/import_cycles.py            # exit 1 on any cycle
-    python scripts/import_cycles.py --strict   # exit 1 also on an unexplained function-level import
+    python scripts/import_cycles.py              # exit 1 on any cycle
+    python scripts/import_cycles.py --strict     # exit 1 also on an unexplained function-level import
+    python scripts/import_cycles.py --registry   # lazy registry entries count as imports too
 """
 
 from __future__ import annotations
@@ -135,11 +137,12 @@ def imports(root: Path = ROOT) -> list[Import]:
     return found
 
 
-def graph(found: list[Import], known: dict[str, Path]) -> dict[str, set[str]]:
-    """module -> modules it imports (only modules of the package; a missing one is not an edge)."""
+def graph(found: list[Import], known: dict[str, Path], registry: bool = False) -> dict[str, set[str]]:
+    """module -> modules it imports (only modules of the package; a missing one is not an edge); lazy registry
+    entries are edges only when `registry`."""
     edges: dict[str, set[str]] = {m: set() for m in known}
     for imp in found:
-        if imp.target in known:
+        if imp.target in known and (registry or imp.kind != "registry"):
             edges[imp.source].add(imp.target)
     return edges
 
@@ -211,10 +214,10 @@ def one_cycle(component: list[str], edges: dict[str, set[str]]) -> list[str]:
     return component
 
 
-def find_cycles(root: Path = ROOT) -> list[list[str]]:
+def find_cycles(root: Path = ROOT, registry: bool = False) -> list[list[str]]:
     """One concrete cycle per strongly connected component of the package's import graph (empty: no cycle)."""
     known = modules(root)
-    edges = graph(imports(root), known)
+    edges = graph(imports(root), known, registry)
     return [one_cycle(c, edges) for c in strongly_connected(edges)]
 
 
@@ -227,9 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the package folder (default: %(default)s)")
     parser.add_argument("--strict", action="store_true", help="also fail on unexplained function-level imports")
+    parser.add_argument("--registry", action="store_true", help="count lazy registry entries as imports")
     args = parser.parse_args(argv)
     found = imports(args.root)
-    cycles = find_cycles(args.root)
+    cycles = find_cycles(args.root, args.registry)
     unexplained = unexplained_function_imports(args.root)
     counts = {kind: sum(1 for i in found if i.kind == kind) for kind in ("module", "function", "registry")}
     print(f"{len(found)} imports of {PACKAGE} modules: {counts['module']} module-level, {counts['function']} "

@@ -48,14 +48,20 @@ def test_finder_sees_a_cycle_closed_by_a_function_level_import(tmp_path):
     assert (hidden.source, hidden.target, hidden.line) == ("ddmd_bench.b", "ddmd_bench.a", 2)
 
 
-def test_finder_counts_lazy_registry_entries_and_relative_imports(tmp_path):
+def test_finder_resolves_relative_imports_and_counts_registry_entries_only_when_asked(tmp_path):
     package = _package(tmp_path, {
         "catalogue.py": "R.add_lazy('x', 'ddmd_bench.tracks.plugin:ENTRY')\n",
         "tracks/__init__.py": "",
-        "tracks/plugin.py": "from .. import catalogue\n",
+        "tracks/plugin.py": "from .. import catalogue\n",  # a plug-in using its own catalogue
+        "tracks/other.py": "from . import plugin\n",
+        "tracks/loop.py": "from .other import x\n",
     })
-    assert cycles.find_cycles(package) == [
+    assert cycles.find_cycles(package) == []
+    assert cycles.find_cycles(package, registry=True) == [
         ["ddmd_bench.catalogue", "ddmd_bench.tracks.plugin", "ddmd_bench.catalogue"]]
+    (package / "tracks" / "plugin.py").write_text("def f():\n    from .loop import y\n")
+    assert cycles.find_cycles(package) == [
+        ["ddmd_bench.tracks.loop", "ddmd_bench.tracks.other", "ddmd_bench.tracks.plugin", "ddmd_bench.tracks.loop"]]
 
 
 def test_type_checking_imports_and_explained_ones_are_not_flagged(tmp_path):
