@@ -74,6 +74,17 @@ for _method in (
 ):
     SQRT_METHODS.add(_method.name, _method)
 
+
+def sqrt_method(label: str) -> SqrtMethod:
+    """The method a spec names, by its name, description or brief label (so a metric can be built from what a
+    protocol declares)."""
+    for name in SQRT_METHODS:
+        method = SQRT_METHODS.get(name)
+        if label in (method.name, method.description, method.brief):
+            return method
+    return SQRT_METHODS.get(label)  # UnknownNameError naming the methods
+
+
 CLIP_FORMULA = "scale * cos(image, prefix + prompt)"
 FID_IMAGE_FORMAT = "in-memory uint8"  # FID features come from the generated tensors, never from re-encoded files
 

@@ -69,6 +69,14 @@ def test_recorded_direction_prefers_the_record_then_the_registry_then_the_defaul
     assert catalog.recorded_direction("hpsv3", {"value": 1.0}, default=False) is False
 
 
+def test_a_sqrt_method_is_found_by_any_label_a_spec_may_carry():
+    for name in catalog.SQRT_METHODS:
+        method = catalog.SQRT_METHODS.get(name)
+        assert {catalog.sqrt_method(label) for label in (method.name, method.description, method.brief)} == {method}
+    with pytest.raises(UnknownNameError, match="eigh"):
+        catalog.sqrt_method("eig, float32")
+
+
 def test_a_kind_with_an_implementation_refuses_another_one_in_its_fields():
     with pytest.raises(ValueError, match="implementation"):
         catalog.FID.spec(implementation="something else")

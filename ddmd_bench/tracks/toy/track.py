@@ -101,9 +101,10 @@ class ToyContext:
         accuracy = {s.metric: PromptAccuracy(s.metric, classifier.predict, world.parse_prompt, s.accepts,
                                              _accuracy_spec(cls_meta["sha256"], s.description), world.ATTRIBUTES)
                     for s in ACCURACY_SUBSETS}
+        declared = protocol.metrics["fid"]  # the FID is built as the protocol declares it
         return {
-            "fid": FID(extractor, _reference(self.prompt_set, extractor.id), bootstrap=FID_BOOTSTRAP,
-                       sqrt_method=FID_SQRT_METHOD),
+            "fid": FID(extractor, _reference(self.prompt_set, extractor.id), bootstrap=declared["bootstrap"],
+                       sqrt_method=catalog.sqrt_method(declared["sqrt_method"]).name),
             "image_reward": ImageReward(reward_model, reward_tokenizer, reward_meta["sha256"],
                                         model_id=REWARD_MODEL_ID),
             "clip_score": CLIPScore(model, preprocess, tokenizer, _clip_config(clip_meta["sha256"])),
