@@ -23,7 +23,9 @@ class MetricValue:
 
 @runtime_checkable
 class Metric(Protocol):
-    """What the runner needs from a metric. `spec()` is part of the metric's identity (and of the protocol's)."""
+    """What the runner needs from a metric. `spec()` is part of the metric's identity (and of the protocol's); the
+    direction, version and implementation id come from the metric's kind in `metrics.catalog`, which also assembles
+    the specs protocols declare for it."""
 
     name: str
     version: str
