@@ -1,13 +1,19 @@
-"""Sampling recipes of published distillation methods: catalogue, checks, pipeline building, generator."""
+"""Sampling recipes of published distillation methods: the catalogue, command-line overrides and pre-load checks.
+
+Running a recipe (building its pipeline, generating) is `ddmd_bench.generators.diffusers`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import math
 from typing import Any
 
 from ddmd_bench.recipes.catalog import RECIPES
 from ddmd_bench.recipes.recipe import Recipe, SchedulerSpec
+from ddmd_bench.registry import unknown_name_message
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -89,12 +95,10 @@ def parse_scheduler(text: str, steps: int | None = None) -> SchedulerSpec:
 
     Every key must be a config field of the class, and the class built with these values must accept `steps`
     (or 4) timesteps, so a bad value fails here, naming --scheduler, not after a pipeline has loaded."""
-    import diffusers
+    import diffusers  # heavy backend: only when --scheduler is given (`methods list/show` stay fast)
 
     cls, _, opts = text.partition(":")
     if not cls.endswith("Scheduler") or not hasattr(diffusers, cls):
-        from ddmd_bench.registry import unknown_name_message
-
         choices = sorted(n for n in dir(diffusers) if n.endswith("Scheduler") and not n.startswith("_"))
         raise OverrideError("--scheduler", unknown_name_message("scheduler", cls, choices))
     config = _scheduler_config(text, opts, getattr(diffusers, cls))
@@ -103,9 +107,6 @@ def parse_scheduler(text: str, steps: int | None = None) -> SchedulerSpec:
 
 
 def _scheduler_config(text: str, opts: str, cls) -> dict[str, Any]:
-    import inspect
-    import json
-
     fields = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "kwargs")]
     config: dict[str, Any] = {}
     for item in opts.split(",") if opts else []:
@@ -114,8 +115,6 @@ def _scheduler_config(text: str, opts: str, cls) -> dict[str, Any]:
             raise OverrideError("--scheduler", f"{item!r} in {text!r} is not key=value; write e.g. "
                                 f"'{cls.__name__}:timestep_spacing=trailing'")
         if key not in fields:
-            from ddmd_bench.registry import unknown_name_message
-
             raise OverrideError("--scheduler", unknown_name_message(f"{cls.__name__} config field", key, fields))
         try:
             config[key] = json.loads(value)

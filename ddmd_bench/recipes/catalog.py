@@ -183,8 +183,3 @@ _add(Recipe("z-image-turbo", "Z-Image-Turbo", "ZImagePipeline", Repo("Tongyi-MAI
             notes="produced with Decoupled DMD. The card's num_inference_steps=9 meant 8 useful forwards in diffusers "
                   "0.36 (the 9th at t=0 changed nothing); diffusers 0.42 builds the same 8-step schedule from "
                   "num_inference_steps=8 in 8 forwards, which is what this recipe runs"))
-
-
-def recipe_names() -> list[str]:
-    """Every published recipe, in catalogue order."""
-    return RECIPES.names()

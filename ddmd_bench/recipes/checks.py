@@ -6,9 +6,15 @@ planned, so a bad checkpoint never costs a half-finished evaluation.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pickle
 import struct
+import warnings
+import zipfile
 from pathlib import Path
+
+import torch
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 # Libraries whose classes a pipeline's model_index.json may name; anything else would be remote or custom code.
@@ -41,12 +47,6 @@ def check_pickle_weights_only(path: Path) -> None:
     """An allowed pickle must still load with torch.load(weights_only=True): one that names code (a class, a
     function) is refused here, before anything is built. Zip checkpoints are memory-mapped, so the tensors are not
     read."""
-    import pickle
-    import warnings
-    import zipfile
-
-    import torch
-
     try:
         with warnings.catch_warnings():  # torch warns about the pickle protocol before refusing; the error says it
             warnings.simplefilter("ignore")
@@ -119,8 +119,6 @@ def check_pipeline_folder(path: Path, expected_class: str | None) -> dict:
 
 def _check_class(index: Path, field: str, name, library: str, what: str) -> None:
     """`library` (diffusers or transformers, as installed) has a class `name`; else the error names the field."""
-    import importlib
-
     module = importlib.import_module(library)
     if not isinstance(name, str) or not name.isidentifier() or not hasattr(module, name):
         version = getattr(module, "__version__", "?")

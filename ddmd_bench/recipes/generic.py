@@ -13,8 +13,10 @@ import inspect
 import json
 from pathlib import Path
 
+from ddmd_bench import hashing
 from ddmd_bench.recipes.checks import check_pipeline_folder
 from ddmd_bench.recipes.recipe import Recipe, Repo, SchedulerSpec
+from ddmd_bench.utils.pipelines import pipeline_files
 
 CONTENT_TAG_CHARS = 8
 FALLBACK_LATENT_SIZE = 128  # SD3 / FLUX / Z-Image pipelines default to 128 latents x 8 = 1024 px
@@ -22,7 +24,7 @@ FALLBACK_LATENT_SIZE = 128  # SD3 / FLUX / Z-Image pipelines default to 128 late
 
 def generic_recipe(path: str | Path) -> Recipe:
     """A recipe that reproduces `DiffusionPipeline.from_pretrained(path)(prompt)` with no extra arguments."""
-    import diffusers
+    import diffusers  # heavy backend: only when a local pipeline folder is evaluated
 
     path = Path(path)
     index = check_pipeline_folder(path, None)
@@ -51,9 +53,6 @@ def generic_recipe(path: str | Path) -> Recipe:
 def content_tag(path: Path) -> str:
     """A short hash of everything the folder's pipeline loads: folders with the same name but other weights,
     configs or tokenizers get distinct names (and result files), copies of the same folder the same one."""
-    from ddmd_bench import hashing
-    from ddmd_bench.utils.pipelines import pipeline_files
-
     return hashing.manifest_digest(hashing.digest_files(path, pipeline_files(path)))[:CONTENT_TAG_CHARS]
 
 

@@ -47,11 +47,12 @@ def _worker(rank: int, world: int, port: int, results: str) -> None:
     import torch
     import torch.distributed as dist
 
-    from ddmd_bench.evaluation.suite import RunOptions, evaluate_suite
+    from ddmd_bench.evaluation.suite import EvaluationRequest, RunOptions, evaluate_suite
 
     torch.set_num_threads(1)
     try:
-        evaluate_suite("toy", [MODEL], 12, 2, Path(results), None, False, options=RunOptions(2, False))
+        evaluate_suite(EvaluationRequest(models=(MODEL,), limit=12, results_dir=Path(results), leaderboard_dir=None,
+                                         run=RunOptions(batch_size=2, progress=False)))
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

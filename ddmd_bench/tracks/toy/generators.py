@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -59,8 +60,6 @@ OPTION_HELP = {"steps": "an integer >= 1", "guidance": "a finite number >= 0 (1 
 
 def _option(text: str, key: str, value: str) -> Any:
     """One option's value, or an error naming the spec, the option and what it takes."""
-    import math
-
     try:
         if key == "steps":
             parsed: Any = int(value)

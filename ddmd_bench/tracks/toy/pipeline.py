@@ -16,21 +16,21 @@ SCHEDULERS: Registry = Registry("toy scheduler")
 
 @SCHEDULERS.register("flow-euler")
 def _flow_euler(config: TeacherConfig, steps: int):
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler  # heavy backend: only when a toy model samples
 
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift)
 
 
 @SCHEDULERS.register("flow-heun")
 def _flow_heun(config: TeacherConfig, steps: int):
-    from diffusers import FlowMatchHeunDiscreteScheduler
+    from diffusers import FlowMatchHeunDiscreteScheduler  # heavy backend: only when a toy model samples
 
     return FlowMatchHeunDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift)
 
 
 @SCHEDULERS.register("flow-unipc")
 def _flow_unipc(config: TeacherConfig, steps: int):
-    from diffusers import UniPCMultistepScheduler
+    from diffusers import UniPCMultistepScheduler  # heavy backend: only when a toy model samples
 
     return UniPCMultistepScheduler(
         prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=config.scheduler_shift
@@ -41,7 +41,7 @@ def _flow_unipc(config: TeacherConfig, steps: int):
 def _flow_dmd(config: TeacherConfig, steps: int):
     """DMD students' chain: predict x0, re-noise with fresh noise at the next level (diffusers' stochastic flow
     Euler). `shift_terminal = 1/steps` stretches the grid to 1, 1 - 1/k, ..., 1/k: DMD2's [999, 749, 499, 249]."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers import FlowMatchEulerDiscreteScheduler  # heavy backend: only when a toy model samples
 
     terminal = 1.0 / steps if steps > 1 else None
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=config.scheduler_shift,
