@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ddmd_bench.protocol import Protocol
-from ddmd_bench.tracks.toy.track import ClassifierFeatures, toy_protocol
+from ddmd_bench.tracks.toy.track import ClassifierFeatures, ToyContext, toy_protocol
 
 
-def protocol(limit: int | None = None, data: Mapping[str, str | Path] | None = None) -> tuple[Protocol, Any]:
+def protocol(limit: int | None = None, data: Mapping[str, str | Path] | None = None) -> tuple[Protocol, ToyContext]:
     """(Protocol, ToyContext); the toy protocol reads no data files."""
     if data:
         raise ValueError(f"protocol 'toy' reads no data files (got {', '.join(sorted(data))}): its prompts, "
