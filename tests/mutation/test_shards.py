@@ -109,7 +109,7 @@ def test_generate_chunks_generates_scores_and_saves_each_chunk(tmp_path):
         assert state["key"] == "k" and state["range"] == [a, b]
         assert state["states"]["a"]["prompts"] == list(PROMPTS[a:b])
         assert state["states"]["b"]["count"] == b - a
-        assert state["generation_s"] >= 0.0
+        assert 0.0 <= state["generation_s"] < 60.0  # seconds this chunk took: tiny images, well under a minute
         assert len(state["images"]["digest"]) == b - a
 
 
@@ -138,7 +138,7 @@ def test_an_unreadable_chunk_is_regenerated_with_a_warning(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="ddmd_bench.evaluation.shards"):
         gen, _ = _run(tmp_path, ShardPlan(10, 4))
     assert gen.calls == [(["p8", "p9"], [108, 109])]
-    assert f"unreadable chunk {path} will be regenerated" in caplog.text
+    assert caplog.messages == [f"unreadable chunk {path} will be regenerated"]
 
 
 def test_progress_bar_shows_only_when_asked(tmp_path, capsys):
@@ -146,7 +146,8 @@ def test_progress_bar_shows_only_when_asked(tmp_path, capsys):
     assert capsys.readouterr().err == ""
     _run(tmp_path / "loud", ShardPlan(10, 4), progress=True)
     err = capsys.readouterr().err
-    assert "counting-gen" in err and "img" in err and "0/10 " in err
+    # the bar counts images against the rank's total and is cleared when done (not left on the terminal)
+    assert "counting-gen:" in err and "?img/s]" in err and " 0/10 " in err and "10/10" not in err
 
 
 def test_images_are_saved_by_prompt_index(tmp_path):
@@ -263,7 +264,7 @@ def test_leftovers_and_reclaim(tmp_path, caplog):
         assert shards.reclaim(record) == expected
     assert not any(p.exists() for p in expected)
     assert record.exists() and (tmp_path / "other.json.tmp").exists()
-    assert f"removed {work}, left by an interrupted run of a finished record" in caplog.text
+    assert caplog.messages == [f"removed {p}, left by an interrupted run of a finished record" for p in expected]
 
 
 def test_save_grid_tiles_the_first_images_upscaled(tmp_path):
