@@ -12,7 +12,7 @@ from ddmd_bench.training.losses import DMDLossConfig
 class DistillConfig:
     """A distillation run: teacher, student, loss, optimisation. Presets are instances of this (presets.py)."""
 
-    teacher: str = "toy"  # 'toy' or a local diffusers pipeline directory
+    teacher: str = "toy"  # a teacher its track supplies as a bundle ('toy'), or a local diffusers pipeline folder
     loss: DMDLossConfig = field(default_factory=DMDLossConfig)
     student_steps: int = 4  # the grid comes from the teacher's few-step scheduler (toy: 1, .75, .5, .25 = DMD2's)
     unconditional: bool = False  # train and sample with the empty prompt (no CFG, hence no CA term)

@@ -59,7 +59,8 @@ class GANHead(torch.nn.Module):
 class GAN:
     """The head, its feature tap on the fake network, and both losses."""
 
-    def __init__(self, teacher: TeacherBundle, fake: torch.nn.Module, real_data: RealData, clip: tuple[float, float]) -> None:
+    def __init__(self, teacher: TeacherBundle, fake: torch.nn.Module, real_data: RealData,
+                 clip: tuple[float, float]) -> None:
         self.teacher, self.real_data, self.clip = teacher, real_data, clip
         self.tap = FeatureTap(middle_module(fake))
         with torch.no_grad():  # one probe pass to size the head

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 
@@ -12,7 +14,7 @@ def linear_targets(net: torch.nn.Module) -> list[str]:
 
 def add_lora(net: torch.nn.Module, rank: int, alpha: float | None = None) -> torch.nn.Module:
     """Inject a LoRA adapter on every linear layer; only the adapter stays trainable."""
-    from peft import LoraConfig, inject_adapter_in_model
+    from peft import LoraConfig, inject_adapter_in_model  # heavy backend, imported when a LoRA student is built
 
     config = LoraConfig(r=rank, lora_alpha=alpha or rank, target_modules=linear_targets(net), lora_dropout=0.0)
     net.requires_grad_(False)
@@ -40,9 +42,7 @@ def load_trainable_state(net: torch.nn.Module, state: dict[str, torch.Tensor]) -
 
 def merged_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Base-model state dict with every LoRA update folded in (W + B A scale), keys as in the plain model."""
-    import copy
-
-    from peft.tuners.tuners_utils import BaseTunerLayer
+    from peft.tuners.tuners_utils import BaseTunerLayer  # heavy backend, as in add_lora
 
     net = copy.deepcopy(net)
     for module in net.modules():

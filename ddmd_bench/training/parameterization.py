@@ -107,7 +107,7 @@ def _flow(scheduler_config: dict | None = None) -> Flow:
 
 
 def _alphas_cumprod(scheduler_config: dict) -> torch.Tensor:
-    from diffusers import DDPMScheduler
+    from diffusers import DDPMScheduler  # heavy backend, imported for VP teachers only
 
     keys = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas")
     return DDPMScheduler(**{k: scheduler_config[k] for k in keys if k in scheduler_config}).alphas_cumprod.double()

@@ -46,7 +46,7 @@ class RunLog:
 
 def _tensorboard(folder: Path):
     try:
-        from torch.utils.tensorboard import SummaryWriter
+        from torch.utils.tensorboard import SummaryWriter  # optional backend, imported when a run logs to it
     except ImportError:  # tensorboard is optional
         return None
     return SummaryWriter(str(folder))

@@ -29,7 +29,7 @@ def full(t: torch.Tensor) -> torch.Tensor:
 def shard(net: torch.nn.Module) -> torch.nn.Module:
     """Shard `net` in place: one FSDP unit per block of every ModuleList (transformer and UNet blocks), then the
     root, so only one block's weights are gathered at a time."""
-    from torch.distributed.fsdp import fully_shard
+    from torch.distributed.fsdp import fully_shard  # distributed backend, loaded only by FSDP runs
 
     blocks = [block for module in net.modules() if isinstance(module, torch.nn.ModuleList) for block in module
               if any(p.numel() for p in block.parameters())]
@@ -46,13 +46,13 @@ def full_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def optimizer_state(net: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, Any]:
     """The optimizer's full state keyed by parameter names (collective)."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict  # FSDP only
 
     return get_optimizer_state_dict(net, opt, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
 
 
 def load_optimizer_state(net: torch.nn.Module, opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     """Inverse of `optimizer_state` (every rank passes the full state it read from the checkpoint)."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict  # FSDP only
 
     set_optimizer_state_dict(net, opt, state, options=StateDictOptions(full_state_dict=True))

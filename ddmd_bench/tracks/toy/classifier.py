@@ -81,6 +81,7 @@ def train_classifier(cfg: ClassifierTrainConfig) -> AttributeClassifier:
     torch.manual_seed(cfg.seed)
     model = AttributeClassifier(cfg.model)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
 
     def loss_at(step: int) -> torch.Tensor:
         seeds = [10**12 + cfg.seed * 10**9 + step * cfg.batch_size + i for i in range(cfg.batch_size)]
@@ -88,7 +89,7 @@ def train_classifier(cfg: ClassifierTrainConfig) -> AttributeClassifier:
         logits, labels = model(batch.images), batch.labels()
         return sum(nn.functional.cross_entropy(logits[k], labels[k]) for k in HEADS)
 
-    return fit(model, opt, cfg.steps, loss_at, "classifier", torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps))
+    return fit(model, opt, cfg.steps, loss_at, "classifier", schedule)
 
 
 @torch.no_grad()

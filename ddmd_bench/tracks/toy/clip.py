@@ -25,7 +25,7 @@ def register() -> None:
     """Make `ddmd-toy-clip` known to open_clip (idempotent)."""
     global _registered
     if not _registered:
-        import open_clip
+        import open_clip  # heavy backend, imported when the toy CLIP is first needed
 
         open_clip.add_model_config(str(resources.files("ddmd_bench.tracks.toy") / "assets" / f"{MODEL_NAME}.json"))
         _registered = True
@@ -51,7 +51,7 @@ def _quiet_open_clip():
 
 def build_clip(seed: int = 0):
     """(model, preprocess, tokenizer) with random weights; load shipped weights with `load_state_dict`."""
-    import open_clip
+    import open_clip  # heavy backend, imported when the toy CLIP is built
 
     register()
     with torch.random.fork_rng(devices=[]), _quiet_open_clip():
@@ -72,7 +72,7 @@ class ClipTrainConfig:
 
 def _images_to_tensor(images: torch.Tensor) -> torch.Tensor:
     # The same normalisation open_clip's transform applies (OpenAI mean/std); at 16 px its resize is the identity.
-    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD
+    from open_clip.constants import OPENAI_DATASET_MEAN, OPENAI_DATASET_STD  # heavy backend, as in build_clip
 
     mean = torch.tensor(OPENAI_DATASET_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_DATASET_STD).view(1, 3, 1, 1)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 
-from ddmd_bench.tracks.toy import shipped
+from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel
+from ddmd_bench.tracks.toy import shipped, text
 from ddmd_bench.tracks.toy.classifier import AttributeClassifier, ClassifierConfig
+from ddmd_bench.tracks.toy.clip import build_clip
 from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser, build_teacher
+from ddmd_bench.training import lora
 
 
 def _load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], name: str) -> None:
@@ -59,10 +63,6 @@ def _load_student(name: str, state: dict[str, torch.Tensor], meta: dict, folder:
 
 def student_model(teacher: ToyDenoiser, state: dict[str, torch.Tensor], lora_rank: int) -> ToyDenoiser:
     """The teacher with a student's trained weights (LoRA folded in, or the full transformer) loaded strictly."""
-    import copy
-
-    from ddmd_bench.training import lora
-
     state = {k: v.float() for k, v in state.items()}
     net = copy.deepcopy(teacher.transformer)
     if lora_rank:
@@ -93,8 +93,6 @@ def load_clip() -> tuple[object, object, object, dict]:
 
 @lru_cache(maxsize=2)
 def _load_clip(folder: Path) -> tuple[object, object, object, dict]:
-    from ddmd_bench.tracks.toy.clip import build_clip
-
     state, meta = shipped.load_state_dict("clip", folder)
     model, preprocess, tokenizer = build_clip()
     _load_strict(model, {k: v.float() for k, v in state.items()}, "clip")
@@ -108,9 +106,6 @@ def load_reward() -> tuple[object, object, dict]:
 
 @lru_cache(maxsize=2)
 def _load_reward(folder: Path) -> tuple[object, object, dict]:
-    from ddmd_bench.metrics.image_reward import ImageRewardConfig, ImageRewardModel
-    from ddmd_bench.tracks.toy import text
-
     state, meta = shipped.load_state_dict("reward", folder)
     cfg = meta["model_config"]
     config = ImageRewardConfig(**{**cfg, "head": tuple(cfg["head"]), "head_dropout": tuple(cfg["head_dropout"])})

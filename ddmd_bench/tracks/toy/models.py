@@ -60,7 +60,7 @@ class ToyDenoiser(torch.nn.Module):
 
     def __init__(self, config: TeacherConfig, tokenizer) -> None:
         super().__init__()
-        from diffusers import SD3Transformer2DModel
+        from diffusers import SD3Transformer2DModel  # heavy backend, imported when a denoiser is built
 
         self.config = config
         self.text_encoder = text.build_text_encoder(config.text_encoder, tokenizer)

@@ -1,4 +1,6 @@
-"""Train the toy teacher: rectified-flow velocity regression with prompt dropout (so CFG works), EMA, resume.
+"""The toy teacher's training loop: rectified-flow velocity regression with prompt dropout (so CFG works), EMA,
+resume. `ddmd-bench train teacher --track toy` runs it (model_training.py records and ships the result); students
+are distilled from the teacher by the generic trainer (ddmd_bench.training), not here.
 
 Resume is re-running the same command: the loop restarts from the last saved state, and because every batch,
 caption and noise draw is a function of (seed, step), the resumed run continues exactly where it stopped.
@@ -139,11 +141,3 @@ def export_teacher(model: ToyDenoiser, cfg: TeacherTrainConfig, path: Path) -> P
     })
     return path
 
-
-if __name__ == "__main__":  # development entry point; users run `ddmd-bench train teacher --track toy`
-    import sys
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(2)
-    steps = int(sys.argv[2]) if len(sys.argv) > 2 else TeacherTrainConfig.steps
-    print(train(TeacherTrainConfig(steps=steps), sys.argv[1]))

@@ -21,7 +21,7 @@ def vocab_path() -> str:
 
 def build_tokenizer():
     """The toy tokenizer: lower-cased word pieces over the grammar's words."""
-    from transformers import BertTokenizer
+    from transformers import BertTokenizer  # heavy backend, imported when a tokenizer is built
 
     words = vocab_path()
     # Positional on purpose: transformers 4.x names this argument `vocab_file`, 5.x names it `vocab` and silently
@@ -46,7 +46,7 @@ class TextEncoderConfig:
 
 def build_text_encoder(config: TextEncoderConfig, tokenizer) -> torch.nn.Module:
     """A randomly initialised CLIPTextModel whose pooled output is taken at the [SEP] token."""
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextConfig, CLIPTextModel  # heavy backend, imported when the encoder is built
 
     cfg = CLIPTextConfig(
         vocab_size=tokenizer.vocab_size,
