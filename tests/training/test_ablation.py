@@ -39,7 +39,7 @@ def test_a_snapshot_scores_exactly_as_evaluate_scores_the_same_student(tmp_path)
     """The shipped DMD2 student saved as an ablation snapshot: `ablation`'s scorer and `evaluate` agree exactly."""
     from safetensors.torch import save_file
 
-    from ddmd_bench.evaluation.suite import evaluate_suite
+    from ddmd_bench.evaluation.suite import EvaluationRequest, RunOptions, evaluate_suite
     from ddmd_bench.tracks.toy import shipped
     from ddmd_bench.tracks.toy.ablation import SnapshotScorer
     from ddmd_bench.tracks.toy.presets import get_preset
@@ -50,9 +50,10 @@ def test_a_snapshot_scores_exactly_as_evaluate_scores_the_same_student(tmp_path)
     snap.parent.mkdir(parents=True)
     save_file(state, str(snap))
     scored = SnapshotScorer(prompts=10).score(snap, get_preset("toy-dmd-4step"))
-    outcome = evaluate_suite("toy", ["dmd-4step"], limit=10, batch_size=96, results_dir=tmp_path / "results",
-                             leaderboard_dir=None, force=True, progress=False)
-    record = outcome.records[0]
+    outcome = evaluate_suite(EvaluationRequest(models=("dmd-4step",), limit=10, results_dir=tmp_path / "results",
+                                               leaderboard_dir=None, force=True,
+                                               run=RunOptions(batch_size=96, progress=False)))
+    record = outcome.records[0].to_dict()
     assert scored["step"] == 300
     for name in ("fid", "prompt_accuracy", "prompt_accuracy_heldout", "clip_score", "image_reward"):
         assert scored["values"][name] == record["metrics"][name]["value"], name

@@ -69,4 +69,5 @@ def test_gan_needs_real_images(tmp_path):
     from tests.factories import tiny_flow_bundle
 
     with pytest.raises(ValueError, match="needs the fake model and real images"):
-        Trainer(CFG.with_overrides(teacher="tiny"), tmp_path, teacher=tiny_flow_bundle()).build()
+        Trainer(CFG.with_overrides(teacher="tiny"), tmp_path, teacher=tiny_flow_bundle(),
+                prompts=lambda step, n: ["a"] * n).build()

@@ -210,13 +210,18 @@ class SnapshotGenerator:
         """Wall time of each stage of the last `generate` call."""
         return dict(self.sampler.last_stage_seconds)
 
+    @property
+    def nfe(self) -> int:
+        """Denoiser passes per image: one per step (no guidance)."""
+        return self.steps
+
     def describe(self) -> dict[str, Any]:
         """What was sampled, and how."""
         self.scheduler.set_timesteps(self.steps)
         return {"name": self.name, "track": "toy", "model": "ablation snapshot", "weights_sha256": self.weights_sha256,
                 "scheduler": {"name": "flow-dmd", "class": type(self.scheduler).__name__},
                 "timesteps": [round(float(t), 4) for t in self.scheduler.timesteps], "steps": self.steps,
-                "guidance": 1.0, "unconditional": self.unconditional, "nfe": self.steps, "dtype": "float32",
+                "guidance": 1.0, "unconditional": self.unconditional, "nfe": self.nfe, "dtype": "float32",
                 "device": "cpu", "resolution": 16}
 
 
@@ -228,7 +233,7 @@ METRICS = {"fid": ("toy FID", False, 0), "prompt_accuracy": ("prompt acc. held-i
 
 
 class SnapshotScorer:
-    """Scores snapshots with the toy protocol through `evaluation.runner.run` (the metric objects and runner of
+    """Scores snapshots with the toy protocol through `evaluation.runner` (the metric objects and runner of
     `evaluate`), plus improved precision/recall (k = 3) and the output std on the same images and features."""
 
     def __init__(self, prompts: int | None = None) -> None:
@@ -248,9 +253,11 @@ class SnapshotScorer:
         """{"step", "weights_sha256", "values": metric -> value} of one snapshot file."""
         generator = SnapshotGenerator(path, train_config)
         with tempfile.TemporaryDirectory(prefix="ddmd-ablation-") as tmp:
-            record = runner.run(generator, self.protocol, self.context, progress=False, image_dir=Path(tmp))
+            # `get_protocol` checked the prompts already
+            result = runner.run_checked(generator, self.protocol, self.context,
+                                        runner.RunnerOptions(progress=False, image_dir=Path(tmp)))
             images = _read_pngs(Path(tmp), len(self.context.prompt_set.prompts))
-        values = {name: float(m["value"]) for name, m in record["metrics"].items()}
+        values = {name: float(m["value"]) for name, m in result.metrics.items()}
         fake = self.extractor(images).double().numpy()
         values["precision"], values["recall"] = MF.precision_recall(self.real, fake, k=3)
         values["output_std"] = float((images.float() / 127.5 - 1).std())
@@ -533,7 +540,7 @@ def plot_curves(data: dict[str, Any], path: Path) -> None:
     import matplotlib  # heavy plotting backend, needed only to draw the report's figure
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # after choosing the non-interactive backend
 
     metrics = data["metrics"]
     cols = 4
