@@ -1,17 +1,24 @@
-"""The `ddmd-bench` command line: thin click commands that parse options and call the library."""
+"""The `ddmd-bench` command line: thin click commands that parse options and call the library.
+
+Each command imports the library code it calls inside its own body: `--help` and the listing commands then load
+only what they run, never a model backend such as diffusers (tests/unit/test_fast_commands.py checks this).
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
+import shlex
 import sys
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from ddmd_bench import __version__
-from ddmd_bench.registry import UnknownNameError
+from ddmd_bench.registry import UnknownNameError, unknown_name_message
 
 log = logging.getLogger("ddmd_bench")
 
@@ -216,8 +223,6 @@ class _TrainGroup(click.Group):
 
     def resolve_command(self, ctx, args):
         if args and self.get_command(ctx, args[0]) is None and not args[0].startswith("-"):
-            from ddmd_bench.registry import unknown_name_message
-
             raise click.UsageError(unknown_name_message("training preset or model", args[0],
                                                         self.list_commands(ctx)))
         return super().resolve_command(ctx, args)
@@ -259,10 +264,7 @@ def _preset_command(preset: str) -> click.Command:
                   help="Under torchrun: replicate the models (DDP) or shard them (FSDP, for models that do not fit "
                        "on one GPU). Same update either way.")
     def command(out, overrides, prompts, ship, ship_last_good, threads, parallel):
-        import shlex
-        import sys
-
-        import torch
+        import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.distill import run_preset
         from ddmd_bench.training.run import parse_overrides
@@ -290,7 +292,7 @@ def _train_command(name: str, help_text: str):
     @click.option("--ship", is_flag=True, help="Copy the result into the package and update the weights manifest.")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
     def command(track, out, steps, ship, threads):
-        import torch
+        import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.model_training import TRAINERS
 
@@ -341,7 +343,7 @@ def ablation() -> None:
               show_default=True, help="Runs committed here (same teacher and config) count as finished.")
 def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, threads, committed):
     """Train and score every planned (seed, arm) run that is not finished yet."""
-    import torch
+    import torch  # heavy backend: only when training runs
 
     from ddmd_bench.tracks.toy.ablation import ARMS, AblationConfig, AblationMismatch, run_all
 
@@ -452,8 +454,6 @@ def _entry_by_ref(entries, ref: str):
         return entries[int(ref)]
     matches = [e for e in entries if e.hash.startswith(ref) or e.record["generator"]["name"] == ref]
     if len(matches) != 1:
-        from ddmd_bench.registry import unknown_name_message
-
         names = [e.record["generator"]["name"] for e in entries]
         problem = "ambiguous" if matches else "unknown"
         raise click.ClickException(unknown_name_message("entry", ref, names).replace("unknown", problem, 1)
@@ -479,8 +479,6 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
       ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
       ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
     """
-    from dataclasses import asdict
-
     from ddmd_bench.leaderboard import compare, store
 
     try:
@@ -660,8 +658,6 @@ def methods_show(name) -> None:
 
 def _unknown_method_message(name: str, recipes: list[str]) -> str:
     """Did-you-mean over the published recipes and the toy suite together (a recipe typo gets the recipe)."""
-    import difflib
-
     from ddmd_bench.generators.resolve import default_suite
 
     toy = default_suite()
