@@ -26,7 +26,7 @@ def _stats(seed: int, d: int = 5, n: int = 40):
 
 
 def test_mean_cov_needs_two_samples_and_accepts_exactly_two():
-    with pytest.raises(ValueError, match="need at least 2 samples for a covariance, have 1"):
+    with pytest.raises(ValueError, match="^need at least 2 samples for a covariance, have 1$"):
         F.mean_cov(1, np.ones(2), np.ones((2, 2)))
     x = np.array([[1.0, 2.0], [3.0, 7.0]])
     mu, sigma = F.mean_cov(2, x.sum(0), x.T @ x)
@@ -62,7 +62,7 @@ def test_cholesky_factor_is_lower_triangular_and_eigh_factor_symmetric():
 
 
 def test_unknown_square_root_method_is_named():
-    with pytest.raises(ValueError, match="unknown square-root method 'sqrtm'; use one of cholesky, eigh"):
+    with pytest.raises(ValueError, match="^unknown square-root method 'sqrtm'; use one of cholesky, eigh$"):
         F.factor_covariance(np.eye(2), "sqrtm")
 
 
@@ -109,8 +109,8 @@ def test_negative_eigenvalue_tolerance_is_relative_to_the_largest():
     assert F.trace_sqrt_product(np.eye(2), np.diag([1.0, -1e-7])) == pytest.approx(1.0, rel=1e-12)
     assert F.trace_sqrt_product(np.eye(2), np.diag([4.0, -1e-7]), rtol=1e-6) == pytest.approx(2.0, rel=1e-12)
     # beyond it: an error that says so
-    with pytest.raises(ValueError, match=r"covariance product has a negative eigenvalue -1\.000e-05 \(scale "
-                                         r"1\.000e\+00\): inputs are not positive semi-definite"):
+    with pytest.raises(ValueError, match=r"^covariance product has a negative eigenvalue -1\.000e-05 \(scale "
+                                         r"1\.000e\+00\): inputs are not positive semi-definite$"):
         F.trace_sqrt_product(np.eye(2), np.diag([1.0, -1e-5]))
     # a small scale gives a small tolerance
     with pytest.raises(ValueError, match="negative eigenvalue"):
@@ -148,7 +148,7 @@ def test_frechet_distance_golden_with_shifted_means():
 
 
 def test_frechet_refuses_statistics_of_different_shapes():
-    msg = r"statistics disagree in shape: means \(2,\) vs \(3,\), covariances \(2, 2\) vs \(2, 2\)"
+    msg = r"^statistics disagree in shape: means \(2,\) vs \(3,\), covariances \(2, 2\) vs \(2, 2\)$"
     with pytest.raises(ValueError, match=msg):
         F.frechet_distance(np.zeros(2), np.eye(2), np.zeros(3), np.eye(2))
     with pytest.raises(ValueError, match=r"covariances \(2, 2\) vs \(3, 3\)"):
@@ -216,7 +216,7 @@ def test_kid_default_subset_size_is_a_thousand():
 
 def test_kid_needs_two_samples_and_one_subset_has_zero_spread():
     rng = np.random.default_rng(13)
-    with pytest.raises(ValueError, match="KID needs at least 2 samples per set, have 1"):
+    with pytest.raises(ValueError, match="^KID needs at least 2 samples per set, have 1$"):
         F.kernel_inception_distance(rng.normal(size=(1, 3)), rng.normal(size=(4, 3)))
     f1, f2 = rng.normal(size=(2, 3)), rng.normal(size=(2, 3))
     mean, std = F.kernel_inception_distance(f1, f2, subsets=1)
@@ -249,7 +249,7 @@ def test_bootstrap_mean_replays_the_resamples_with_defaults():
 
 
 def test_bootstrap_mean_of_nothing_is_an_error():
-    with pytest.raises(ValueError, match="cannot bootstrap an empty set of values"):
+    with pytest.raises(ValueError, match="^cannot bootstrap an empty set of values$"):
         F.bootstrap_mean(np.array([]))
 
 
@@ -258,7 +258,7 @@ def test_quantile_summary_golden():
     assert s == pytest.approx({"median": 3.0, "p90": 7.6, "iqr": 2.0, "mean": 4.0, "min": 1.0, "rounds": 5},
                               rel=1e-12)
     assert isinstance(s["rounds"], int)
-    with pytest.raises(ValueError, match="no timing samples"):
+    with pytest.raises(ValueError, match="^no timing samples$"):
         F.quantile_summary([])
 
 
