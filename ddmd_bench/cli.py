@@ -20,6 +20,8 @@ import click
 from ddmd_bench import __version__
 from ddmd_bench.registry import UnknownNameError, unknown_name_message
 
+# function-level imports: each command imports the library code it runs, so `--help` and listings stay fast
+
 log = logging.getLogger("ddmd_bench")
 
 
