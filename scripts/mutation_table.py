@@ -4,8 +4,7 @@
     python scripts/mutation_table.py --json docs/mutation-results.json --wall-seconds 5400 --workers 2
 
 With --json the same figures are written as data (per module: counts by outcome, kill rate, survivors by name; and
-the cost of the run: mutants tested, the seconds mutmut measured per mutant, and, when given, the wall time and
-worker count of the run); `ddmd-bench report readme` renders docs/mutation.md's generated table from that file.
+the cost of the run: mutants tested and, as given, the wall time and worker count of the run); `ddmd-bench report readme` renders docs/mutation.md's generated table from that file.
 
 Survivors argued equivalent (same behaviour as the original) are listed in scripts/mutation_equivalent.txt, one
 `mutant-name  # argument` per line; they are counted apart and excluded from the kill rate. Exit status 1 when a
@@ -43,15 +42,13 @@ def load_equivalent(path: Path) -> dict[str, str]:
     return out
 
 
-def module_results(mutants: Path) -> dict[str, dict[str, dict]]:
-    """Module dotted name -> {mutant name: {"code": exit code (None: not run yet), "seconds": its run time}}."""
+def module_results(mutants: Path) -> dict[str, dict[str, int | None]]:
+    """Module dotted name -> {mutant name: exit code (None: not run yet)}."""
     out = {}
     for meta in sorted(mutants.rglob("*.py.meta")):
-        data = json.loads(meta.read_text())
-        durations = data.get("durations_by_key", {})
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
         module = meta.relative_to(mutants).with_suffix("").with_suffix("").as_posix().replace("/", ".")
-        out[module] = {name: {"code": code, "seconds": durations.get(name)}
-                       for name, code in data["exit_code_by_key"].items()}
+        out[module] = codes
     return out
 
 
@@ -67,11 +64,11 @@ def classify(code: int | None, name: str, equivalent: dict[str, str]) -> str:
     return {33: "no tests", 5: "no tests", 34: "skipped"}.get(code, "suspicious")
 
 
-def summarise(results: dict[str, dict[str, dict]], equivalent: dict[str, str]) -> dict:
+def summarise(results: dict[str, dict[str, int | None]], equivalent: dict[str, str]) -> dict:
     """The per-module figures and the run's cost, as written to --json."""
-    modules, seconds, tested = {}, 0.0, 0
+    modules, tested = {}, 0
     for module, mutants in results.items():
-        kinds = {name: classify(m["code"], name, equivalent) for name, m in mutants.items()}
+        kinds = {name: classify(code, name, equivalent) for name, code in mutants.items()}
         c = Counter(kinds.values())
         checked = sum(c[k] for k in CHECKED)
         modules[module] = {
@@ -79,11 +76,8 @@ def summarise(results: dict[str, dict[str, dict]], equivalent: dict[str, str]) -
             "checked": checked, "kill_rate": c["killed"] / checked if checked else None,
             "survivors": sorted(n for n, k in kinds.items() if k in ("survived", "no tests", "suspicious")),
         }
-        for name, m in mutants.items():
-            if kinds[name] not in ("not run", "no tests", "skipped") and m["seconds"] is not None:
-                seconds += m["seconds"]
-                tested += 1
-    return {"goal": GOAL, "modules": modules, "tested": tested, "mutant_seconds": round(seconds, 1),
+        tested += sum(1 for k in kinds.values() if k not in ("not run", "no tests", "skipped"))
+    return {"goal": GOAL, "modules": modules, "tested": tested,
             "stale_equivalents": sorted(set(equivalent) - {n for m in results.values() for n in m})}
 
 

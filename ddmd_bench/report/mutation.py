@@ -26,19 +26,15 @@ def _duration(seconds: float) -> str:
 
 def _cost(data: dict[str, Any], total: int) -> list[str]:
     run, tested = data.get("run") or {}, data["tested"]
-    if not tested:
-        return []
-    mean = data["mutant_seconds"] / tested
-    lines = [f"Each tested mutant's selected tests ran for {mean:.1f} s on average (wall time of its forked pytest "
-             f"run, {tested} mutants)."]
     wall, workers = run.get("wall_seconds"), run.get("workers")
-    if wall and workers:
-        per_minute = tested / (wall / 60)
-        lines[0] += (f" The run took {_duration(wall)} of wall time with {workers} worker(s) on {run['cpus']} CPU "
-                     f"core(s) shared with other work (load average {run['load_average'][0]:g} when written, "
-                     f"{run['written']}): {per_minute:.1f} mutants per minute, so all {total} mutants from scratch "
-                     f"take about {_duration(total / per_minute * 60)} on this machine.")
-    return lines
+    if not (tested and wall and workers):
+        return []
+    per_minute = tested / (wall / 60)
+    return [f"Cost of the run behind this table: {tested} mutants tested in {_duration(wall)} of wall time with "
+            f"{workers} worker(s) on {run['cpus']} CPU core(s) shared with other work (load average "
+            f"{run['load_average'][0]:g} when the results were written, {run['written']}), that is "
+            f"{per_minute:.1f} mutants per minute; at that pace all {total} mutants from scratch take about "
+            f"{_duration(total / per_minute * 60)} on this machine."]
 
 
 @SECTIONS.register("mutation")
