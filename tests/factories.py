@@ -258,7 +258,8 @@ def tiny_sd3_pipeline(folder: str | Path):
 def tiny_flow_bundle(dtype=torch.float32, seed: int = 0, supports_cfg: bool = True):
     """A trainer teacher: an SD3Transformer2DModel with 2 layers on 8x8x3 pixels, flow matching; prompts map to fixed
     random embeddings (no text model)."""
-    from ddmd_bench.training.denoisers import TeacherBundle, flow_few_step_scheduler
+    from ddmd_bench.training.bundle import TeacherBundle
+    from ddmd_bench.training.denoisers import flow_few_step_scheduler, sd3_call
     from ddmd_bench.training.parameterization import PARAMETERIZATIONS
 
     torch.manual_seed(seed)
@@ -274,11 +275,7 @@ def tiny_flow_bundle(dtype=torch.float32, seed: int = 0, supports_cfg: bool = Tr
             rows.append((torch.randn(4, 16, generator=g), torch.randn(16, generator=g)))
         return (torch.stack([r[0] for r in rows]).to(dtype), torch.stack([r[1] for r in rows]).to(dtype))
 
-    def call(net, x, sigma, cond):  # how diffusers' SD3 pipeline calls its transformer
-        hidden, pooled = cond
-        return net(x, hidden, pooled, param.timestep(sigma), return_dict=False)[0]
-
-    return TeacherBundle("tiny-flow", net, encode, call, param, (3, 8, 8), flow_few_step_scheduler(),
+    return TeacherBundle("tiny-flow", net, encode, sd3_call(param), param, (3, 8, 8), flow_few_step_scheduler(),
                          supports_cfg=supports_cfg)
 
 
