@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from ddmd_bench.training.parameterization import Parameterization
+
 Cond = tuple[torch.Tensor, ...]  # a teacher's conditioning, field by field, batch first
 PromptSource = Callable[[int, int], list[str]]  # (step, batch size) -> training prompts of that step
 RealData = Callable[[list[int]], tuple[torch.Tensor, list[str]]]  # seeds -> (x0 in the teacher's space, captions)
@@ -39,7 +41,7 @@ class TeacherBundle:
     net: torch.nn.Module
     encode: Callable[[list[str]], Cond]
     call: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor, Cond], torch.Tensor]
-    parameterization: Any
+    parameterization: Parameterization
     sample_shape: tuple[int, int, int]
     few_step_scheduler: Callable[[int], Any] | None = None
     supports_cfg: bool = True
@@ -59,9 +61,7 @@ class TeacherBundle:
         training and sampling can never disagree."""
         scheduler = self.few_step_scheduler(steps)
         scheduler.set_timesteps(steps)
-        if hasattr(self.parameterization, "alphas_cumprod"):  # VP: discrete timesteps k -> k / (T - 1)
-            return scheduler.timesteps.float() / (len(self.parameterization.alphas_cumprod) - 1)
-        return scheduler.sigmas[:-1].float()
+        return self.parameterization.levels(scheduler)
 
     @property
     def time_shift(self) -> float:

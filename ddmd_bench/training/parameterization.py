@@ -8,12 +8,34 @@ network's output into x0, and what the network's own training target is (used by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
 from ddmd_bench.registry import Registry
 
 PARAMETERIZATIONS: Registry = Registry("parameterisation")
+
+
+class Parameterization(Protocol):
+    """What the trainer asks of a parameterisation (all tensors indexed by sigma in [0, 1])."""
+
+    name: str
+
+    def add_noise(self, x0: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The noised sample at sigma."""
+
+    def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
+        """The timestep the network expects at sigma."""
+
+    def to_x0(self, output: torch.Tensor, x_t: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The clean-image prediction from the network's output."""
+
+    def target(self, x0: torch.Tensor, eps: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        """The network's own training target."""
+
+    def levels(self, scheduler: Any) -> torch.Tensor:
+        """The noise levels of a diffusers scheduler whose timesteps are set (one per sampling step)."""
 
 
 def _view(s: torch.Tensor) -> torch.Tensor:
@@ -44,6 +66,10 @@ class Flow:
         """Velocity eps - x0."""
         return eps - x0
 
+    def levels(self, scheduler: Any) -> torch.Tensor:
+        """A flow scheduler's sigmas, without the final 0."""
+        return scheduler.sigmas[:-1].float()
+
 
 @dataclass(frozen=True)
 class _VP:
@@ -66,6 +92,10 @@ class _VP:
     def timestep(self, sigma: torch.Tensor) -> torch.Tensor:
         """The integer DDPM index k the UNet was trained with."""
         return self._k(sigma)
+
+    def levels(self, scheduler: Any) -> torch.Tensor:
+        """A discrete scheduler's timesteps k as levels k / (T - 1)."""
+        return scheduler.timesteps.float() / (len(self.alphas_cumprod) - 1)
 
 
 @dataclass(frozen=True)

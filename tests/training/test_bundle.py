@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import pytest
+import torch
 
 from ddmd_bench.tracks.toy import shipped, world
 from ddmd_bench.tracks.toy.bundle import TEACHER, teacher_for, toy_bundle, training_prompts
 from ddmd_bench.tracks.toy.presets import get_preset
 from ddmd_bench.training.config import DistillConfig
+from ddmd_bench.training.parameterization import Epsilon, Flow
 from ddmd_bench.training.trainer import Trainer
 from tests.factories import tiny_flow_bundle
 
@@ -53,3 +56,10 @@ def test_the_toy_bundle_supplies_the_shipped_teacher_its_captions_and_real_image
     assert get_preset("toy-ddmd-4step").teacher == TEACHER
     assert teacher_for(get_preset("toy-ddmd-4step")).name == "toy-teacher"
     assert teacher_for(DistillConfig(teacher="/some/pipeline")) is None  # a folder: the trainer loads it
+
+
+def test_student_levels_come_from_the_scheduler_as_each_parameterisation_reads_it():
+    scheduler = SimpleNamespace(sigmas=torch.tensor([1.0, 0.5, 0.0]), timesteps=torch.tensor([999, 499]))
+    assert Flow().levels(scheduler).tolist() == [1.0, 0.5]  # the final 0 is the clean image, not a step
+    assert Epsilon(torch.ones(1000)).levels(scheduler).tolist() == pytest.approx([1.0, 499 / 999])
+    assert Epsilon(torch.ones(500)).levels(scheduler).tolist() == pytest.approx([999 / 499, 1.0])
