@@ -9,7 +9,7 @@ import torch
 
 from ddmd_bench.metrics import inception
 from ddmd_bench.metrics.inception import CleanFIDFeatures
-from tests.unit.test_inception_features import TinyExtractor
+from tests.factories import TinyExtractor
 
 
 def _clean_fid_resize(images: torch.Tensor) -> np.ndarray:
