@@ -360,3 +360,42 @@ def recipe_check_protocol(limit: int | None = None, data: dict[str, Any] | None 
     protocol, context = toy_protocol(limit or 5)
     latency = {**protocol.latency, "warmup": 0, "rounds": 1}
     return dataclasses.replace(protocol, name=RECIPE_CHECK_PROTOCOL, latency=latency), context
+
+
+# ---------------------------------------------------------------------------------------------------- data files
+
+def write_stats(path: Path, protocol: str, metric: str, n: int | None = None, identity: dict | None = None,
+                **changes) -> Path:
+    """A literature protocol's reference-statistics file as make_reference_stats(protocol, metric, ...) would write
+    it (4-d made-up statistics); `changes` edit the identity; `identity={}` writes none (a plain `stats make` file)."""
+    import types
+
+    import numpy as np
+
+    from ddmd_bench.metrics import reference
+    from ddmd_bench.metrics.fid import ReferenceStats
+    from ddmd_bench.tracks.literature.references import expected_identity
+    from ddmd_bench.tracks.literature.specs import SPECS
+
+    spec = SPECS.get(protocol)
+    fid = spec.fid(metric)
+    ident = {**expected_identity(spec, fid), **changes} if identity is None else identity
+    ext = types.SimpleNamespace(id=f"fake-inception|000000000000|{fid.eval_transform}", weights_sha256="0" * 64,
+                                preprocessing="made-up statistics for tests")
+    stats = ReferenceStats(np.arange(4.0), np.eye(4), n if n is not None else fid.reference_n, ext.id,
+                           fid.reference_id)
+    reference.save(stats, ext, path, None if ident == {} else ident)
+    return path
+
+
+def write_mlperf_tsv(path: Path, n: int, duplicate_id: bool = False) -> Path:
+    """An MLPerf SDXL caption file (captions/captions_source.tsv layout) of `n` synthetic COCO captions;
+    `duplicate_id` repeats the first annotation id in the last row."""
+    rows = ["id\timage_id\tcaption\theight\twidth\tfile_name\tcoco_url"]
+    for i in range(n):
+        ann = 7 if duplicate_id and i == n - 1 else 10 * i + 7
+        name = f"COCO_val2014_{100000 + i:012d}.jpg"
+        rows.append(f"{ann}\t{100000 + i}\tA synthetic scene {i}.\t480\t640\t{name}\t"
+                    f"http://images.cocodataset.org/val2014/{name}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path

@@ -59,7 +59,7 @@ def _edit_safetensors(path: Path, edit: Callable[[dict[str, torch.Tensor]], None
 def inputs(tmp_path_factory) -> dict[str, Path]:
     """Every bad input file or folder, built once."""
     from tests.recipes.hub import build_hub
-    from tests.unit.test_literature_protocols import write_mlperf_tsv, write_stats
+    from tests.factories import write_mlperf_tsv, write_stats
 
     root = tmp_path_factory.mktemp("bad-inputs")
     hub = root / "hub"
