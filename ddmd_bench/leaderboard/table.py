@@ -29,7 +29,7 @@ COSTS = ("nfe", "latency_ms", "latency_p90_ms")  # columns that are not metrics:
 
 
 def row(record: dict[str, Any], origin: str = "measured") -> dict[str, Any]:
-    """Flat summary of a record: metric values and CIs, NFE, batch-1 latency, hardware."""
+    """Flat summary of a record: metric values and CIs, each metric's direction, NFE, batch-1 latency, hardware."""
     out: dict[str, Any] = {"name": record["generator"]["name"], "nfe": record["generator"].get("nfe"),
                            "origin": origin,
                            "higher_is_better": {name: catalog.recorded_direction(name, m)
