@@ -38,7 +38,7 @@ class OverrideError(ValueError):
 
     def __init__(self, option: str, message: str) -> None:
         super().__init__(f"{option}: {message}")
-        self.option, self.detail = option, message
+        self.option = option
 
 
 # Closed ranges of the numeric overrides. Guidance below 0 has no meaning for any pipeline (0 and 1 switch CFG off,
