@@ -58,10 +58,3 @@ def resolution_mismatch(name: str, size, resolution: int) -> str:
     """The error for a generator whose images do not have the protocol's generation resolution."""
     return (f"{name} generates {size[0]}x{size[1]} images but the protocol generates at {resolution}x{resolution} "
             f"and resizes inside its metrics; drop --resolution or use the recipe's own resolution")
-
-
-def check_generator(generator, protocol, context) -> None:
-    """Before any generation: a generator with a declared resolution must match a non-resizing protocol."""
-    declared = getattr(getattr(generator, "recipe", None), "resolution", None)
-    if declared is not None and not getattr(context, "resize_generated", False) and declared != protocol.resolution:
-        raise ValueError(resolution_mismatch(generator.name, (declared, declared), protocol.resolution))
