@@ -338,7 +338,7 @@ def test_build_metrics_without_weights_fails_in_the_resolver(files, tmp_path, mo
     message = str(err.value)
     assert "openclip-vit-g-14-laion2b-s12b-b42k: open_clip_pytorch_model.safetensors not found" in message
     assert "HF_HUB_OFFLINE=1 forbids downloading" in message
-    assert "huggingface-cli download laion/CLIP-ViT-g-14-laion2B-s12B-b42K" in message
+    assert "`hf download laion/CLIP-ViT-g-14-laion2B-s12B-b42K " in message
 
 
 # ------------------------------------------------------------------------------------------------ prompt checks
