@@ -293,3 +293,25 @@ def test_save_grid_takes_at_most_n_images(tmp_path):
 def test_save_grid_of_an_empty_folder_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError, match=f"^no images in {re.escape(str(tmp_path))}$"):
         shards.save_grid(tmp_path, tmp_path / "g.png")
+
+
+def test_reclaim_never_fails_on_a_leftover_it_cannot_remove(tmp_path, monkeypatch):
+    # another rank may reclaim the same record at once: a file that is gone by the time it is removed, or a chunk
+    # that cannot be deleted, must not stop this run
+    record = tmp_path / "gen.json"
+    gone = tmp_path / "gen.json.tmp"
+    monkeypatch.setattr(shards, "leftovers", lambda path: [gone])
+    assert shards.reclaim(record) == [gone]
+    monkeypatch.undo()
+    work = tmp_path / "gen.work"
+    work.mkdir()
+    (work / "chunk-000000.pt").write_bytes(b"x")
+    real_unlink = shards.shutil.os.unlink
+
+    def refuse(path, *args, **kwargs):
+        if str(path).endswith(".pt"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(shards.shutil.os, "unlink", refuse)
+    assert shards.reclaim(record) == [work]
