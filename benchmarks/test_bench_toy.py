@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 from ddmd_bench.metrics import functional as F
 from ddmd_bench.tracks.toy import world
+from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
 from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
 PROMPTS = list(toy_prompt_set().prompts[:96])
