@@ -301,3 +301,16 @@ def test_precision_recall_counts_a_sample_on_the_ball_boundary_as_inside():
     # fake radii: 5 -> 5, 10 -> 5, 20 -> 10; real 0, 1, 3 are within 5 of the fake at 5 only for 1 and 3 (|5-1|=4,
     # |5-3|=2) and 0 is exactly 5 away: on the boundary, inside
     assert recall == 1.0
+
+
+def test_distances_and_quantiles_of_float32_inputs_are_computed_in_float64():
+    # float32 features far from the origin: their squared norms lose every small difference in float32
+    x = (1000.0 + np.random.default_rng(16).normal(scale=0.01, size=(8, 3))).astype(np.float32)
+    y = (1000.0 + np.random.default_rng(17).normal(scale=0.01, size=(6, 3))).astype(np.float32)
+    x64, y64 = x.astype(np.float64), y.astype(np.float64)
+    np.testing.assert_allclose(F.knn_radii(x, 2), np.sort(cdist(x64, x64), axis=1)[:, 2], rtol=1e-6)
+    assert F.precision_recall(x, y, k=2) == F.precision_recall(x64, y64, k=2)
+    np.testing.assert_allclose(F._pairwise(x, y), cdist(x64, y64), rtol=1e-6)
+    np.testing.assert_allclose(F._pairwise(y, x), cdist(y64, x64), rtol=1e-6)
+    samples = np.array([0.1, 0.7, 0.3, 0.9], dtype=np.float32)
+    assert F.quantile_summary(samples) == F.quantile_summary(samples.astype(np.float64).tolist())
