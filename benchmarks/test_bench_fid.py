@@ -15,7 +15,7 @@ from benchmarks import sidebyside
 from ddmd_bench.metrics import functional as F
 from ddmd_bench.metrics import inception
 from ddmd_bench.metrics.inception import CleanFIDFeatures
-from tests.unit.test_inception_features import TinyExtractor
+from tests.factories import TinyExtractor
 
 
 @pytest.fixture(scope="module")
