@@ -23,6 +23,15 @@ PROTOCOLS.add_lazy("toy", "ddmd_bench.tracks.toy.plugins:protocol")
 PROTOCOLS.add_lazy("coco30k-256", "ddmd_bench.tracks.literature.plugins:COCO30K_256")
 PROTOCOLS.add_lazy("coco10k-512-patch", "ddmd_bench.tracks.literature.plugins:COCO10K_512_PATCH")
 PROTOCOLS.add_lazy("mlperf-sdxl-5k", "ddmd_bench.tracks.literature.plugins:MLPERF_SDXL_5K")
+# reference-free protocols on public prompt sets: names as in ddmd_bench.tracks.literature.prompt_sets.entries()
+PROTOCOLS.add_lazy("partiprompts", "ddmd_bench.tracks.literature.plugins:PARTIPROMPTS")
+PROTOCOLS.add_lazy("partiprompts-512", "ddmd_bench.tracks.literature.plugins:PARTIPROMPTS_512")
+PROTOCOLS.add_lazy("drawbench", "ddmd_bench.tracks.literature.plugins:DRAWBENCH")
+PROTOCOLS.add_lazy("drawbench-512", "ddmd_bench.tracks.literature.plugins:DRAWBENCH_512")
+PROTOCOLS.add_lazy("hpsv2-bench", "ddmd_bench.tracks.literature.plugins:HPSV2_BENCH")
+PROTOCOLS.add_lazy("hpsv2-bench-512", "ddmd_bench.tracks.literature.plugins:HPSV2_BENCH_512")
+PROTOCOLS.add_lazy("geneval", "ddmd_bench.tracks.literature.plugins:GENEVAL")
+PROTOCOLS.add_lazy("geneval-512", "ddmd_bench.tracks.literature.plugins:GENEVAL_512")
 
 
 @runtime_checkable

@@ -484,16 +484,6 @@ def download_plan(source: RecipeLike | Iterable[RepoFiles | tuple[str, str | Non
     return DownloadPlan(root, needs, tuple(missing))
 
 
-def weights_needs(names: Iterable[str] | None = None) -> list[RepoFiles]:
-    """RepoFiles for the hub entries of `WEIGHTS` (all of them by default); URL entries are not hub files."""
-    out = []
-    for name in names if names is not None else WEIGHTS:
-        spec = WEIGHTS.get(name)
-        if spec.repo_id:
-            out.append(RepoFiles(spec.repo_id, spec.revision, (spec.filename,), used_for=spec.used_for))
-    return out
-
-
 def network_errors() -> tuple[type[BaseException], ...]:
     """Exception classes that mean "the network could not be reached" for the HTTP stacks in use."""
     errors: list[type[BaseException]] = [ConnectionError, TimeoutError, urllib.error.URLError]

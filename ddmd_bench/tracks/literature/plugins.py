@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench.protocol import Protocol
-from ddmd_bench.tracks.literature import specs
+from ddmd_bench.tracks.literature import prompt_sets, specs
 from ddmd_bench.tracks.literature.build import build
 from ddmd_bench.tracks.literature.context import LiteratureContext
 
@@ -42,3 +42,13 @@ class LiteratureEntry:
 COCO30K_256 = LiteratureEntry(specs.COCO30K_256)
 COCO10K_512_PATCH = LiteratureEntry(specs.COCO10K_512_PATCH)
 MLPERF_SDXL_5K = LiteratureEntry(specs.MLPERF_SDXL_5K)
+
+# Reference-free protocols on public prompt sets (tracks/literature/prompt_sets.py), each at 1024 px and 512 px.
+PARTIPROMPTS = prompt_sets.PromptSetEntry(prompt_sets.PARTIPROMPTS)
+PARTIPROMPTS_512 = prompt_sets.PromptSetEntry(prompt_sets.PARTIPROMPTS, 512)
+DRAWBENCH = prompt_sets.PromptSetEntry(prompt_sets.DRAWBENCH)
+DRAWBENCH_512 = prompt_sets.PromptSetEntry(prompt_sets.DRAWBENCH, 512)
+HPSV2_BENCH = prompt_sets.PromptSetEntry(prompt_sets.HPSV2_BENCH)
+HPSV2_BENCH_512 = prompt_sets.PromptSetEntry(prompt_sets.HPSV2_BENCH, 512)
+GENEVAL = prompt_sets.PromptSetEntry(prompt_sets.GENEVAL)
+GENEVAL_512 = prompt_sets.PromptSetEntry(prompt_sets.GENEVAL, 512)

@@ -56,7 +56,7 @@ def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> R
         stats, meta = reference.load(file.path)
     except ValueError as exc:
         raise ReferenceStatsMismatch(f"{where}: {exc}. To provide it: {fid.stats.how_to_provide()}.") from exc
-    problem = _shape_problem(fid.extractor, stats.mu, stats.sigma)
+    problem = shape_problem(fid.extractor, stats.mu, stats.sigma)
     if problem:
         raise ReferenceStatsMismatch(f"{where}: {problem}. To provide it: {fid.stats.how_to_provide()}.")
     identity = meta.get("identity")
@@ -78,7 +78,7 @@ def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> R
 FEATURE_DIMS = {"inception": 2048, "inception-patch": 2048}
 
 
-def _shape_problem(extractor: str, mu, sigma) -> str | None:
+def shape_problem(extractor: str, mu, sigma) -> str | None:
     """What is wrong with the statistics' shapes or values for `extractor` (None: nothing), found without loading
     the extractor."""
     dim = FEATURE_DIMS.get(extractor)

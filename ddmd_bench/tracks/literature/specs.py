@@ -123,6 +123,7 @@ def _stats(key: str, protocol: str, metric: str, images: str) -> DataFile:
 
 
 _LATENCY_WHAT = "generate() for one prompt: text encoding, denoising loop, VAE decode, uint8 conversion"
+DEFAULT_LATENCY = LatencyPlan(warmup=3, rounds=10, batch_size=1, what=_LATENCY_WHAT)  # the COCO protocols' settings
 
 COCO30K_256 = LiteratureSpec(
     name="coco30k-256", version=1, n_prompts=30_000, resolution=512,
