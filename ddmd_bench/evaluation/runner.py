@@ -96,7 +96,7 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     returns the result (None on ranks other than 0) or raises `MetricFailed`. Chunks of `options.batch_size`
     prompts are saved under `options.work_dir`, so an interrupted run resumes; under torchrun, ranks share the
     chunks out, each merges its own, and the metrics reduce their states over ranks."""
-    device = options.device or (generator.device if isinstance(generator, Placed) else torch.device("cpu"))
+    device = options.device or (generator.device if isinstance(generator, Placed) else None) or torch.device("cpu")
     world = options.world or World.current()
     resize = resizes(context)
     wrapped = AtResolution(generator, protocol.resolution, resize)
