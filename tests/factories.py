@@ -357,6 +357,7 @@ def recipe_check_protocol(limit: int | None = None, data: dict[str, Any] | None 
     that 50-step teachers stay affordable on CPU. A PROTOCOLS factory: (limit, data) -> (Protocol, context)."""
     from ddmd_bench.tracks.toy.track import toy_protocol
 
+    del data  # like the toy protocol, it reads no data files
     protocol, context = toy_protocol(limit or 5)
     latency = {**protocol.latency, "warmup": 0, "rounds": 1}
     return dataclasses.replace(protocol, name=RECIPE_CHECK_PROTOCOL, latency=latency), context
