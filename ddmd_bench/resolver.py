@@ -484,6 +484,12 @@ def download_plan(source: RecipeLike | Iterable[RepoFiles | tuple[str, str | Non
     return DownloadPlan(root, needs, tuple(missing))
 
 
+def weights_needs(names: Iterable[str]) -> list[RepoFiles]:
+    """RepoFiles for the hub entries among the named `WEIGHTS` (URL entries are not hub files)."""
+    specs = [WEIGHTS.get(name) for name in names]
+    return [RepoFiles(s.repo_id, s.revision, (s.filename,), used_for=s.used_for) for s in specs if s.repo_id]
+
+
 def network_errors() -> tuple[type[BaseException], ...]:
     """Exception classes that mean "the network could not be reached" for the HTTP stacks in use."""
     errors: list[type[BaseException]] = [ConnectionError, TimeoutError, urllib.error.URLError]

@@ -295,3 +295,20 @@ def test_a_run_on_a_prompt_file_writes_its_own_leaderboard(tmp_path, fixture, fm
     board = tmp_path / "boards" / f"prompts-{_sha(FIXTURES / fixture)[:12]}-32-v1.jsonl"
     header, entries = store.read(board)
     assert len(entries) == 1 and header["fingerprint"] == protocol.fingerprint
+
+
+def test_missing_metric_weights_are_listed_at_once_with_one_download_plan(tmp_path, monkeypatch):
+    from ddmd_bench import resolver
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    protocol, context = prompt_sets.prompt_file_protocol(FIXTURES / "parti.tsv")
+    with pytest.raises(resolver.WeightsNotFound) as info:
+        context.build_metrics(protocol)
+    message = str(info.value)
+    assert message.startswith("4 weight files are missing:\n- openclip-vit-l-14-openai: ")
+    plan = message[message.index("Download plan:\n"):]
+    assert "3 of 3 repositories miss 4 files" in plan
+    assert "hf download timm/vit_large_patch14_clip_224.openai open_clip_model.safetensors" in plan
+    assert "hf download THUDM/ImageReward ImageReward.pt med_config.json" in plan  # one command per repository
+    assert "hf download google-bert/bert-base-uncased vocab.txt" in plan and "HF_HUB_OFFLINE=1" in plan

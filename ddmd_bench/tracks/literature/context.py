@@ -22,7 +22,9 @@ INCEPTION = "inception-fid"  # resolver.WEIGHTS name shared by every Inception-b
 
 
 def resolve_all(names: Iterable[str]) -> dict[str, Path]:
-    """Resolve every named weight file; if any is missing, one `WeightsNotFound` carrying each resolver message."""
+    """Resolve every named weight file; if any is missing, one `WeightsNotFound` carrying each resolver message and
+    the download plan of the missing hub files (one `hf download` command per repository)."""
+    names = list(names)
     found: dict[str, Path] = {}
     missing: list[resolver.WeightsNotFound] = []
     for name in names:
@@ -33,8 +35,10 @@ def resolve_all(names: Iterable[str]) -> dict[str, Path]:
     if len(missing) == 1:
         raise missing[0]
     if missing:
+        plan = resolver.download_plan(resolver.weights_needs(n for n in names if n not in found))
         raise resolver.WeightsNotFound(f"{len(missing)} weight files are missing:\n" +
-                                       "\n".join(f"- {exc}" for exc in missing))
+                                       "\n".join(f"- {exc}" for exc in missing) +
+                                       ("" if plan.complete else "\nDownload plan:\n" + plan.report()))
     return found
 
 
