@@ -109,7 +109,7 @@ def _mean_ci(iv: dict[str, Any], digits: int) -> str:
     return _value(iv["mean"], digits) + ("" if iv["half"] is None else f" ± {iv['half']:.{digits}f}")
 
 
-def _difference(iv: dict[str, Any], digits: int, empty: str = "-", min_pairs: int = 0) -> str:
+def difference_cell(iv: dict[str, Any], digits: int, empty: str = "-", min_pairs: int = 0) -> str:
     """'+0.031 [-0.010, +0.072]', in bold where the interval excludes zero from at least `min_pairs` pairs; the pair
     count when there is no interval."""
     if iv["half"] is None:
@@ -180,7 +180,7 @@ def ablation_differences(data: Sources) -> str:
              "|---" * (1 + len(metrics)) + "|"]
     for row in d["differences"]:
         pairs = max(iv["n"] for iv in row["metrics"].values())
-        cells = " | ".join(_difference(row["metrics"][m["key"]], m["digits"], min_pairs=d["min_pairs"])
+        cells = " | ".join(difference_cell(row["metrics"][m["key"]], m["digits"], min_pairs=d["min_pairs"])
                            for m in metrics)
         few = ": too few to decide" if pairs < d["min_pairs"] else ""
         lines.append(f"| {row['arm']} ({pairs} pairs{few}) | {cells} |")
@@ -189,7 +189,7 @@ def ablation_differences(data: Sources) -> str:
 
 def _test_text(test: dict[str, Any], digits: dict[str, int], labels: dict[str, str], min_pairs: int) -> str:
     return (f"{test['arm']} - {test['baseline']}, {labels[test['metric']]} (expected {test['expect']}): "
-            f"{_difference(test['difference'], digits[test['metric']], 'no paired runs yet', min_pairs)}")
+            f"{difference_cell(test['difference'], digits[test['metric']], 'no paired runs yet', min_pairs)}")
 
 
 @SECTIONS.register("ablation-claims")

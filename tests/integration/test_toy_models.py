@@ -15,23 +15,6 @@ PROMPTS = ["a small red square at the top left", "a large blue circle at the cen
            "a large green square at the bottom left"]
 
 
-@pytest.mark.parametrize("guidance", [1.0, 3.0])
-def test_images_depend_only_on_prompt_and_seed_not_on_batch(guidance):
-    gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=4, guidance=guidance))
-    seeds = [11, 12, 13, 14, 15]
-    together = gen.generate(PROMPTS, seeds)
-    alone = torch.cat([gen.generate([p], [s]) for p, s in zip(PROMPTS, seeds)])
-    pairs = torch.cat([gen.generate(PROMPTS[i:i + 2], seeds[i:i + 2]) for i in range(0, 5, 2)])
-    assert together.dtype == torch.uint8 and together.shape == (5, 3, 16, 16)
-    # CPU matmul kernels are chosen by batch shape, so a value that lands on a .5 grey level may round the other
-    # way: at most one level, on a handful of pixels. Anything that depends on the batch (seeds, prompts,
-    # normalisation) moves whole images by far more.
-    for other in (alone, pairs):
-        diff = (together.int() - other.int()).abs()
-        assert diff.max() <= 1 and (diff > 0).float().mean() < 1e-3, (diff.max(), (diff > 0).sum())
-    assert torch.equal(together, gen.generate(PROMPTS, seeds))  # and exactly on a second call
-
-
 def test_different_seeds_give_different_images():
     gen = ToyGenerator(ToyGeneratorSpec("teacher", steps=4))
     images = gen.generate([PROMPTS[0]] * 4, [1, 2, 3, 4])

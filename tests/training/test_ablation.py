@@ -101,7 +101,7 @@ def _runs(per_arm: dict[str, list[float]], metric="fid", diverged=()):
 
 def test_paired_difference_uses_only_common_seeds_and_a_t_interval():
     runs = _runs({"dmd2": [10.0, 12.0, 11.0, 50.0], "decoupled-full": [8.0, 9.0, 9.5]})
-    d = paired_difference(runs, "decoupled-full", "dmd2", "fid")
+    d = paireddifference_cell(runs, "decoupled-full", "dmd2", "fid")
     diffs = [-2.0, -3.0, -1.5]
     assert d.n == 3 and d.mean == pytest.approx(np.mean(diffs))
     assert d.half == pytest.approx(stats.t.ppf(0.975, 2) * np.std(diffs, ddof=1) / math.sqrt(3))
@@ -212,9 +212,9 @@ def test_unknown_preset_gets_did_you_mean():
 
 
 def test_report_marks_significance_only_from_enough_pairs():
-    from ddmd_bench.report.ablation import _difference
+    from ddmd_bench.report.ablation import difference_cell
 
-    assert _difference({"mean": -2.0, "half": 0.5, "n": 3}, 1, min_pairs=3) == "**-2.0 [-2.5, -1.5]**"
-    assert _difference({"mean": -2.0, "half": 0.5, "n": 2}, 1, min_pairs=3) == "-2.0 [-2.5, -1.5]"
-    assert _difference({"mean": -2.0, "half": 3.0, "n": 5}, 1, min_pairs=3) == "-2.0 [-5.0, +1.0]"
-    assert _difference({"mean": 1.0, "half": None, "n": 1}, 1) == "+1.0 (n=1)"
+    assert difference_cell({"mean": -2.0, "half": 0.5, "n": 3}, 1, min_pairs=3) == "**-2.0 [-2.5, -1.5]**"
+    assert difference_cell({"mean": -2.0, "half": 0.5, "n": 2}, 1, min_pairs=3) == "-2.0 [-2.5, -1.5]"
+    assert difference_cell({"mean": -2.0, "half": 3.0, "n": 5}, 1, min_pairs=3) == "-2.0 [-5.0, +1.0]"
+    assert difference_cell({"mean": 1.0, "half": None, "n": 1}, 1) == "+1.0 (n=1)"

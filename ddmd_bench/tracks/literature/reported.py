@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ddmd_bench.metrics import catalog
 from ddmd_bench.protocol import Protocol
 from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 
@@ -49,12 +50,12 @@ MLPERF_GATE = _protocol(
 
 def _entry(protocol: Protocol, name: str, steps: int | None, metrics: dict[str, float], source: str,
            note: str = "") -> dict[str, Any]:
-    higher = {"fid": False}
     return {
         "schema_version": 1, "status": "ok",
         "protocol": {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
         "generator": {"name": name, "steps": steps, "nfe": steps},
-        "metrics": {k: {"status": "ok", "value": v, "higher_is_better": higher.get(k, True), "n": None}
+        "metrics": {k: {"status": "ok", "value": v, "higher_is_better": catalog.direction(k, default=True),
+                        "n": None}
                     for k, v in metrics.items()},
         "source": {"citation": source, "note": note},
         "latency": {},
@@ -85,6 +86,5 @@ def reported_sets() -> list[tuple[Protocol, list[dict[str, Any]]]]:
     dmd2_sd15 = [_entry(DMD2_SD15, "DMD2 SD1.5 1-step", 1, {"fid": 8.35}, zoo),
                  _entry(DMD2_SD15, "DMD SD1.5 1-step", 1, {"fid": 11.49}, "DMD (Yin et al., CVPR 2024)")]
     gate = _entry(MLPERF_GATE, "MLPerf SDXL accuracy gate", None, {}, "MLPerf Inference rules v5, SDXL benchmark")
-    higher = {"fid": False, "clip_score": True}
-    gate["metrics"] = {r.metric: _range(r.low, r.high, higher[r.metric]) for r in MLPERF_SDXL_GATE.ranges}
+    gate["metrics"] = {r.metric: _range(r.low, r.high, catalog.direction(r.metric)) for r in MLPERF_SDXL_GATE.ranges}
     return [(DDMD_TABLE2, ddmd), (DMD2_SDXL, dmd2_sdxl), (DMD2_SD15, dmd2_sd15), (MLPERF_GATE, [gate])]
