@@ -19,12 +19,15 @@ from ddmd_bench.protocols import PROTOCOLS, describe, get_protocol
 from ddmd_bench.tracks.literature import datafiles, prompt_sets, references
 from ddmd_bench.tracks.literature.build import PromptCountMismatch
 from ddmd_bench.tracks.literature.geneval import layout_from_images, write_geneval_layout
+from tests.conftest import SHARED_DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "prompts"
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
+SHARED = SHARED_DATA  # real public prompt files, on the project's machines only
 PARTI_REAL = SHARED / "PartiPrompts.tsv"
 GENEVAL_REAL = SHARED / "geneval_evaluation_metadata.jsonl"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason=f"{SHARED} (real public prompt files) is absent")
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(),
+                                  reason=f"{SHARED} not present (real public prompt files, only on the project's "
+                                         f"machines)")
 
 
 def _sha(path: Path) -> str:
@@ -200,7 +203,7 @@ def _read_like_genevals_scorer(folder: Path) -> list[tuple[dict, list[Path]]]:
 def test_geneval_layout_matches_genevals_metadata_format(tmp_path, source):
     path = FIXTURES / "geneval.jsonl" if source == "fixture" else GENEVAL_REAL
     if source == "real" and not path.is_file():
-        pytest.skip(f"{SHARED} (real public prompt files) is absent")
+        pytest.skip(f"{SHARED} not present (real public prompt files, only on the project's machines)")
     rows = [json.loads(line) for line in path.read_text().splitlines()][:3]
     images = [[np.full((8, 8, 3), 10 * i + j, np.uint8) for j in range(4)] for i in range(len(rows))]
     folders = write_geneval_layout(tmp_path / "out", rows, images)
