@@ -429,7 +429,8 @@ def _merge(needs: Iterable[RepoFiles]) -> tuple[RepoFiles, ...]:
         key = (n.repo_id, n.revision)
         if key in merged:
             old = merged[key]
-            used = old.used_for if n.used_for in old.used_for else "; ".join(u for u in (old.used_for, n.used_for) if u)
+            uses = (old.used_for, n.used_for) if n.used_for not in old.used_for else (old.used_for,)
+            used = "; ".join(u for u in uses if u)
             n = RepoFiles(n.repo_id, n.revision, tuple(dict.fromkeys(old.files + n.files)),
                           tuple(dict.fromkeys(old.include + n.include)), used)
         merged[key] = n

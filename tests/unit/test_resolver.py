@@ -253,7 +253,7 @@ def test_network_errors_name_the_repository_and_how_to_go_offline(tmp_path, monk
 
     monkeypatch.delenv("HF_HUB_OFFLINE")
 
-    def unreachable(*args, **kwargs):
+    def unreachable(*_, **kwargs):
         if kwargs.get("local_files_only"):
             raise huggingface_hub.errors.LocalEntryNotFoundError("not cached")
         raise httpx2.ConnectError("[Errno -3] Temporary failure in name resolution")

@@ -256,8 +256,8 @@ def _reference(protocol: str, data: Mapping[str, str | Path]) -> tuple[FidSpec, 
     if problem is None and isinstance(identity, dict) and \
             (identity.get("extractor"), identity.get("eval_transform")) != ("inception", "none"):
         problem = (f"they were made with extractor {identity.get('extractor')!r} and transform "
-                   f"{identity.get('eval_transform')!r} (for protocol {identity.get('protocol')!r}), but this FID uses "
-                   f"'inception' on images at their own size ('none')")
+                   f"{identity.get('eval_transform')!r} (for protocol {identity.get('protocol')!r}), but this FID "
+                   f"uses 'inception' on images at their own size ('none')")
     if problem:
         raise ReferenceStatsMismatch(f"{where}: {problem}. To provide it: {REFERENCE_STATS.how_to_provide()}.")
     fid = FidSpec("fid", "inception", "none", REFERENCE_STATS, str(meta.get("set_id", "")), None)
