@@ -101,7 +101,7 @@ def _runs(per_arm: dict[str, list[float]], metric="fid", diverged=()):
 
 def test_paired_difference_uses_only_common_seeds_and_a_t_interval():
     runs = _runs({"dmd2": [10.0, 12.0, 11.0, 50.0], "decoupled-full": [8.0, 9.0, 9.5]})
-    d = paireddifference_cell(runs, "decoupled-full", "dmd2", "fid")
+    d = paired_difference(runs, "decoupled-full", "dmd2", "fid")
     diffs = [-2.0, -3.0, -1.5]
     assert d.n == 3 and d.mean == pytest.approx(np.mean(diffs))
     assert d.half == pytest.approx(stats.t.ppf(0.975, 2) * np.std(diffs, ddof=1) / math.sqrt(3))
