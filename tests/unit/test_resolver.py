@@ -274,3 +274,16 @@ def test_offline_snapshot_miss_gives_a_working_command(monkeypatch):
     with pytest.raises(resolver.WeightsNotFound) as info:
         resolver.resolve_snapshot("org/pipe", "v2")
     assert "`hf download org/pipe --revision v2`" in str(info.value) and "huggingface-cli" not in str(info.value)
+
+
+def test_every_catalogued_recipe_has_a_plan_naming_each_of_its_repositories():
+    from ddmd_bench.recipes.catalog import RECIPES
+
+    for name in RECIPES:
+        recipe = RECIPES.get(name)
+        plan = resolver.download_plan(recipe)
+        repos = {recipe.base.repo_id} | ({recipe.student.repo.repo_id} if recipe.student else set())
+        assert {m.need.repo_id for m in plan.missing} == repos, name
+        assert all(c.startswith(f"hf download {m.need.repo_id} ") for m, c in zip(plan.missing, plan.commands()))
+        if recipe.student is not None and recipe.student.filename:
+            assert recipe.student.filename in plan.missing[-1].missing, name
