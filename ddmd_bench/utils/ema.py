@@ -14,16 +14,27 @@ class EMA:
         self.decay = decay
         self.shadow = copy.deepcopy(model).eval().requires_grad_(False)
         self.updates = 0
+        self._pairs: tuple[tuple[int, int], list[tuple[torch.Tensor, torch.Tensor]]] | None = None
+
+    def _trainable_pairs(self, model: torch.nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(average, current) for every trainable weight. Walking a LoRA-wrapped model's parameters costs tens of
+        milliseconds, so the pairs are kept while the model and its first parameter are the same objects (a new
+        model, or FSDP re-creating its parameters, rebuilds them)."""
+        key = (id(model), id(next(model.parameters())))
+        if self._pairs is None or self._pairs[0] != key:
+            pairs = [(avg, cur) for avg, cur in zip(self.shadow.parameters(), model.parameters())
+                     if cur.requires_grad]  # frozen weights never move, so their average is already exact
+            self._pairs = (key, pairs)
+        return self._pairs[1]
 
     @torch.no_grad()
     def update(self, model: torch.nn.Module) -> None:
         """One EMA step towards `model`'s current weights."""
         self.updates += 1
         beta = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        for avg, cur in zip(self.shadow.parameters(), model.parameters()):
-            if cur.requires_grad:  # frozen weights never move, so their average is already exact
-                whole = cur.full_tensor() if hasattr(cur, "full_tensor") else cur  # an FSDP shard: gather it
-                avg.lerp_(whole.detach(), 1.0 - beta)
+        for avg, cur in self._trainable_pairs(model):
+            whole = cur.full_tensor() if hasattr(cur, "full_tensor") else cur  # an FSDP shard: gather it
+            avg.lerp_(whole.detach(), 1.0 - beta)
 
     def state_dict(self) -> dict:
         """Serializable state."""

@@ -104,3 +104,15 @@ def test_latency_measure_reports_rounds_and_stages():
     assert next(calls) == 2 + 4  # warm-up + rounds (the cold start is timed apart, on a new instance)
     assert out["rounds"] == 4 and out["timer"] == "perf_counter" and "cold_start" not in out
     assert out["stages_median"] == {"a": 1.0, "b": 2.0} and out["median"] <= out["p90"]
+
+
+@pytest.mark.parametrize("n, n_boot", [(1, 37), (7, 2000), (300, 2000), (5000, 333)])
+def test_bootstrap_mean_draws_exactly_the_one_matrix_resamples(n, n_boot):
+    """Blocked resampling gives the interval of one (n_boot, n) index matrix drawn from the same seed (a wrong draw
+    moves the bounds by far more than the tolerance)."""
+    v = np.random.default_rng(5).normal(size=n)
+    rng = np.random.default_rng(3)
+    means = v[rng.integers(0, n, size=(n_boot, n))].mean(1)
+    got = metric_fn.bootstrap_mean(v, n_boot=n_boot, seed=3)
+    # the same draws; row means may differ in the last bit (SIMD summation depends on the buffer's alignment)
+    np.testing.assert_allclose([got.low, got.high], np.quantile(means, [0.025, 0.975]), rtol=1e-12, atol=0)
