@@ -47,6 +47,9 @@ def test_verdict_boundaries_and_direction():
     assert C._verdict("fid", 0.5, 0.1, 0.9, False) == "B is worse (fid +0.5)"
     assert C._verdict("fid", -2.0, -3.0, -1.0, False) == "B is better (fid -2)"
     assert C._verdict("clip", -2.0, -3.0, -1.0, True) == "B is worse (clip -2)"
+    # a zero difference is not an improvement in either direction (only a bootstrap interval can exclude it)
+    assert C._verdict("clip", 0.0, 0.1, 0.2, True) == "B is worse (clip +0)"
+    assert C._verdict("fid", 0.0, 0.1, 0.2, False) == "B is better (fid +0)"
 
 
 def test_compare_metric_pairs_per_sample_scores():
