@@ -58,10 +58,18 @@ IMAGE_REWARD = MetricKind("image_reward", higher_is_better=True, version="1",
                           names=("image_reward",))
 PROMPT_ACCURACY = MetricKind("prompt_accuracy", higher_is_better=True, version="1", implementation=None,
                              names=("prompt_accuracy", "prompt_accuracy_heldout"))
+CMMD = MetricKind("cmmd", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.cmmd/v1",
+                  names=("cmmd",))
+KID = MetricKind("kid", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.kid/v1",
+                 names=("kid",))
+PRECISION = MetricKind("precision", higher_is_better=True, version="1",
+                       implementation="ddmd_bench.metrics.precision_recall/v1", names=("precision",))
+RECALL = MetricKind("recall", higher_is_better=True, version="1",
+                    implementation="ddmd_bench.metrics.precision_recall/v1", names=("recall",))
 
 # metric name (as protocols and results use it) -> its kind
 METRICS: Registry[MetricKind] = Registry("metric")
-for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY):
+for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY, CMMD, KID, PRECISION, RECALL):
     for _name in _kind.names:
         METRICS.add(_name, _kind)
 
@@ -86,6 +94,8 @@ def sqrt_method(label: str) -> SqrtMethod:
 
 
 CLIP_FORMULA = "scale * cos(image, prefix + prompt)"
+CMMD_ESTIMATOR = "biased MMD^2 (Gretton et al. 2012, eq. 5): all pairs, diagonals included"
+KID_KERNEL = "(x.y / d + 1)^3"
 FID_IMAGE_FORMAT = "in-memory uint8"  # FID features come from the generated tensors, never from re-encoded files
 
 
