@@ -460,3 +460,69 @@ def test_write_replaces_atomically_and_reclaims_temp_files(tmp_path):
     assert [p.exists() for p in keep] == [True, True]
     store._write(path, ["c"])
     assert path.read_text() == "c\n"
+
+
+def test_append_keeps_the_origin_it_is_given(tmp_path):
+    assert store.append(tmp_path, P, result_record(P, 1.0), origin="reported") is True
+    assert [e.origin for e in store.read(store.path_for(tmp_path, P))[1]] == ["reported"]
+
+
+def test_sidecar_lines_without_a_reproduces_field_or_with_a_bad_record(tmp_path):
+    entry_record = result_record(P, 1.0)
+    entry = Entry(store.entry_hash(entry_record), "measured", entry_record)
+    board = _file(tmp_path, _line(_header()), _entry(entry_record))
+    close = result_record(P, 1.00000001, latency={"median": 5.0, "p90": 6.0, "device": {"name": "other"}})
+    nan_record = result_record(P, math.nan)
+    store.reproductions_path(board).write_text("\n".join([
+        _line({"kind": "ddmd-bench-reproduction", "hash": store.entry_hash(close), "record": close}),
+        _line({"kind": "ddmd-bench-reproduction", "reproduces": entry.hash, "hash": "x", "record": [1]}),
+        json.dumps({"kind": "ddmd-bench-reproduction", "reproduces": entry.hash, "hash": "x", "record": nan_record}),
+    ]) + "\n")
+    sidecar = store.reproductions_path(board)
+    found, problems = store.read_reproductions(board, [entry])
+    assert found == []
+    assert [str(p) for p in problems] == [
+        f"{sidecar}:1: reproduces entry '', which the leaderboard does not hold",
+        f"{sidecar}:2: record must be a JSON object",
+        f"{sidecar}:3: non-finite number at record.metrics.fid.value (nan)",
+        f"{sidecar}:3: entry hash mismatch (the entry was edited after it was written)",
+    ]
+    found, _ = store.read_reproductions(board)  # without the entries: the first line stands, naming no entry
+    assert found == [Reproduction(store.entry_hash(close), "", close)]
+
+
+def test_a_new_reproduction_is_refused_while_the_sidecar_names_an_unknown_entry(tmp_path):
+    store.append(tmp_path, P, result_record(P, 1.0))
+    path = store.path_for(tmp_path, P)
+    other = result_record(P, 1.00000001, latency={"median": 5.0, "p90": 6.0, "device": {"name": "other"}})
+    sidecar = store.reproductions_path(path)
+    sidecar.write_text(_line({"kind": "ddmd-bench-reproduction", "reproduces": "f" * 64,
+                              "hash": store.entry_hash(other), "record": other}) + "\n")
+    third = result_record(P, 0.99999999, latency={"median": 0.5, "p90": 0.6, "device": {"name": "third"}})
+    with pytest.raises(LeaderboardError) as err:
+        store.publish(tmp_path, P, third)
+    assert str(err.value) == f"{sidecar}:1: reproduces entry 'ffffffffffff', which the leaderboard does not hold"
+
+
+def test_leaderboards_are_written_as_utf8_whatever_the_locale(tmp_path):
+    # under the C locale without UTF-8 mode, Python's default text encoding is ASCII: a writer relying on it
+    # would fail on (or mangle) a non-ASCII generator name
+    import os
+    import subprocess
+    import sys
+
+    import ddmd_bench
+
+    package_root = Path(ddmd_bench.__file__).resolve().parents[1]  # the code under test, wherever it lives
+    tests_root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0",
+           "PYTHONPATH": os.pathsep.join([str(package_root), str(tests_root)])}
+    code = ("import sys; from pathlib import Path; from ddmd_bench.leaderboard import store; "
+            "from tests.factories import result_record, unit_protocol; p = unit_protocol(); "
+            "assert store.append(Path(sys.argv[1]), p, "
+            "result_record(p, 1.0, generator={'name': 'g\\u00e9\\u4e2d', 'nfe': 4}))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = store.path_for(tmp_path, P).read_bytes().decode("utf-8")
+    assert '"name":"gé中"' in text
