@@ -7,6 +7,7 @@ from itertools import groupby
 from typing import Any
 
 from ddmd_bench.leaderboard import reproduction
+from ddmd_bench.leaderboard.roles import role_of
 from ddmd_bench.leaderboard.store import Entry, Reproduction
 from ddmd_bench.metrics import catalog
 
@@ -24,14 +25,15 @@ KNOWN = {
     "latency_ms": ("ms/img (b=1)", "{:.1f}"),
 }
 _NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware", "reproductions", "hash",
-                "higher_is_better"}
+                "higher_is_better", "role"}
 COSTS = ("nfe", "latency_ms", "latency_p90_ms")  # columns that are not metrics: costs, so lower is better
 
 
 def row(record: dict[str, Any], origin: str = "measured") -> dict[str, Any]:
-    """Flat summary of a record: metric values and CIs, each metric's direction, NFE, batch-1 latency, hardware."""
+    """Flat summary of a record: metric values and CIs, each metric's direction, NFE, batch-1 latency, hardware,
+    and whether the generator is a teacher or a student."""
     out: dict[str, Any] = {"name": record["generator"]["name"], "nfe": record["generator"].get("nfe"),
-                           "origin": origin,
+                           "origin": origin, "role": role_of(record).value,
                            "higher_is_better": {name: catalog.recorded_direction(name, m)
                                                 for name, m in record["metrics"].items()}}
     for name, m in record["metrics"].items():
