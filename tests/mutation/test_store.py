@@ -526,3 +526,13 @@ def test_leaderboards_are_written_as_utf8_whatever_the_locale(tmp_path):
     assert done.returncode == 0, done.stderr
     text = store.path_for(tmp_path, P).read_bytes().decode("utf-8")
     assert '"name":"gé中"' in text
+
+
+def test_publish_names_the_file_that_holds_another_protocol(tmp_path):
+    store.append(tmp_path, P, result_record(P))
+    changed = unit_protocol(seed_base=4)  # same name and version, so the same file, but another fingerprint
+    with pytest.raises(LeaderboardError) as err:
+        store.publish(tmp_path, changed, result_record(changed))
+    assert str(err.value).startswith(f"{store.path_for(tmp_path, P)} holds protocol unit v1 with fingerprint "
+                                     f"{P.fingerprint[:12]}, but this result's protocol has "
+                                     f"{changed.fingerprint[:12]}. Differences: seed_base: 0 != 4.")
