@@ -54,3 +54,12 @@ def merged_state(net: torch.nn.Module) -> dict[str, torch.Tensor]:
             continue
         out[key.replace(".base_layer.", ".")] = value
     return out
+
+
+def peft_layers(net: torch.nn.Module) -> tuple[dict[str, torch.Tensor], dict]:
+    """(LoRA tensors under peft's own names without the adapter name, the adapter's LoraConfig as a dict): what
+    diffusers' `save_lora_weights` writes and `load_lora_weights` reads back, read through peft itself."""
+    from peft import get_peft_model_state_dict  # heavy backend, as in add_lora
+
+    config = net.peft_config["default"].to_dict()
+    return get_peft_model_state_dict(net, adapter_name="default"), config

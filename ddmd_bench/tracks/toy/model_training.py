@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ddmd_bench.tracks.toy import classifier, clip, reward, shipped
+from ddmd_bench.tracks.toy.shipping import check_can_ship
 from ddmd_bench.tracks.toy.teacher_training import TeacherTrainConfig, train
 from ddmd_bench.utils.checkpoint import export_safetensors
 
@@ -32,8 +33,11 @@ def _command() -> str:
     return "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
-    """Train (or resume) the toy teacher; with `ship`, copy the EMA weights into the package."""
+def train_teacher(out_dir: Path, steps: int | None, ship: bool, force: bool = False) -> dict[str, Any]:
+    """Train (or resume) the toy teacher; with `ship`, copy the EMA weights into the package (over the shipped
+    teacher only with `force`, checked before training starts)."""
+    if ship:
+        check_can_ship("teacher", force)
     cfg = TeacherTrainConfig() if steps is None else TeacherTrainConfig(steps=steps)
     t0 = time.perf_counter()
     path = train(cfg, out_dir)
@@ -43,7 +47,7 @@ def train_teacher(out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any
             "train_step_seconds_sum": round(sum(r["sec"] for r in records), 1),
             "final_loss_mean_last_100": sum(r["loss"] for r in records[-100:]) / min(100, len(records))}
     log.info("teacher trained in %.0fs (this invocation)", time.perf_counter() - t0)
-    return _maybe_ship("teacher", path, info, ship)
+    return _maybe_ship("teacher", path, info, ship, force)
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,11 @@ class ScoringModel:
     float16: bool = False
 
 
-def train_scoring_model(spec: ScoringModel, out_dir: Path, steps: int | None, ship: bool) -> dict[str, Any]:
-    """Train, measure, export (and with `ship`, ship) one scoring model."""
+def train_scoring_model(spec: ScoringModel, out_dir: Path, steps: int | None, ship: bool,
+                        force: bool = False) -> dict[str, Any]:
+    """Train, measure, export (and with `ship`, ship; over a shipped file only with `force`) one scoring model."""
+    if ship:
+        check_can_ship(spec.kind, force)
     cfg = spec.config() if steps is None else replace(spec.config(), steps=steps)
     t0 = time.perf_counter()
     model = spec.fit(cfg)
@@ -79,7 +86,7 @@ def train_scoring_model(spec: ScoringModel, out_dir: Path, steps: int | None, sh
             **({"dtype": "float16"} if spec.float16 else {}), "train_config": asdict(cfg), "command": _command(),
             "commit": shipped.git_commit(), "train_seconds": round(seconds, 1), "threads": torch.get_num_threads(),
             spec.measured: value}
-    return _maybe_ship(spec.kind, path, info, ship)
+    return _maybe_ship(spec.kind, path, info, ship, force)
 
 
 SCORING_MODELS = (
@@ -95,12 +102,13 @@ SCORING_MODELS = (
 )
 
 
-def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool) -> dict[str, Any]:
+def _maybe_ship(name: str, path: Path, info: dict[str, Any], ship: bool, force: bool) -> dict[str, Any]:
     if ship:
+        check_can_ship(name, force)
         target = shipped.ship(name, path, info)
         log.info("shipped %s -> %s", name, target)
     return {"path": str(path), "shipped": ship, **info}
 
 
-# name -> (out_dir, steps or None for the default, ship) -> what the command prints
+# name -> (out_dir, steps or None for the default, ship, force) -> what the command prints
 TRAINERS = {"teacher": train_teacher, **{spec.kind: partial(train_scoring_model, spec) for spec in SCORING_MODELS}}
