@@ -175,11 +175,27 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
             attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle)),
         run=suite.RunOptions(batch_size, not quiet, save_images, grid))
     if dry_run:
+        download = None
+        if methods:  # what the recipes and the metrics need from the hub, listed whether or not the run can start
+            try:
+                download = _recipes_download_plan(request, methods, overrides)
+            except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
+                raise _fail(exc) from exc
         try:
             plan = suite.dry_run(request)
         except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
-            raise _fail(exc) from exc
-        click.echo(json.dumps(plan, indent=1) if as_json else suite.render_plan(plan))
+            if download is None or download.complete:
+                raise _fail(exc) from exc
+            # a recipe that lacks files cannot be resolved: the download plan is the dry run's answer
+            click.echo(json.dumps({"download_plan": download.to_dict()}, indent=1) if as_json
+                       else download.report())
+            return
+        if as_json:
+            click.echo(json.dumps({**plan, **({"download_plan": download.to_dict()} if download else {})}, indent=1))
+        else:
+            click.echo(suite.render_plan(plan))
+            if download is not None and not download.complete:
+                click.echo(download.report())
         return
     try:
         outcome = suite.evaluate_suite(request)
@@ -192,6 +208,20 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         click.echo(outcome.footer())
     if outcome.failed:
         raise click.ClickException(f"{len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+def _recipes_download_plan(request, methods, overrides):
+    """What the named recipes (after the overrides) and the protocol's metrics need from the hub, checked against
+    the HF cache without the network."""
+    from ddmd_bench import resolver
+    from ddmd_bench.protocols import LoadsWeights, get_protocol
+    from ddmd_bench.recipes import apply_overrides, get_recipe
+
+    _, context = get_protocol(request.protocol, request.limit, data=dict(request.data))
+    needs = [need for m in methods for need in resolver.recipe_needs(apply_overrides(get_recipe(m), overrides))]
+    if isinstance(context, LoadsWeights):
+        needs += resolver.weights_needs(context.weight_names())
+    return resolver.download_plan(needs)
 
 
 def _parse_data(items) -> dict[str, Path]:
@@ -822,14 +852,30 @@ def stats_info(path) -> None:
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-def doctor(as_json) -> None:
+@click.option("--method", "methods", multiple=True, metavar="NAME",
+              help="Instead: list every hub file a published recipe needs that is missing from the HF cache, with "
+                   "one `hf download` command per repository (repeatable); exit 1 if any is missing.")
+def doctor(as_json, methods) -> None:
     """List which external metric weights are available offline, where, and how to provide the missing ones.
 
     \b
-    Example:
+    Examples:
       HF_HUB_OFFLINE=1 ddmd-bench doctor
+      HF_HUB_OFFLINE=1 ddmd-bench doctor --method dmd2-sdxl-4step   # what to download for a recipe
     """
     from ddmd_bench import resolver
+
+    if methods:
+        from ddmd_bench.recipes import get_recipe
+
+        try:
+            plan = resolver.download_plan([n for m in methods for n in resolver.recipe_needs(get_recipe(m))])
+        except UnknownNameError as exc:
+            raise _fail(exc) from exc
+        click.echo(json.dumps(plan.to_dict(), indent=1) if as_json else plan.report())
+        if not plan.complete:
+            sys.exit(1)
+        return
     from ddmd_bench.tracks.toy import shipped
 
     rows = resolver.status()

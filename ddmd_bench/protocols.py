@@ -41,6 +41,13 @@ class Summarised(TypingProtocol):
     def summary(self) -> dict[str, Any]: ...
 
 
+@runtime_checkable
+class LoadsWeights(TypingProtocol):
+    """A track context whose metrics load `ddmd_bench.resolver.WEIGHTS` entries (listed without loading them)."""
+
+    def weight_names(self) -> list[str]: ...
+
+
 def get_protocol(name: str, limit: int | None = None, data: dict[str, Any] | None = None):
     """(Protocol, track context) for a registered protocol name.
 

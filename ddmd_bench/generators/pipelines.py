@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from ddmd_bench import hashing, resolver
 from ddmd_bench.generators.settings import DTYPES, RunSettings
 from ddmd_bench.recipes.checks import RecipeInputError, check_model_folder, check_pipeline_folder, check_weights_file
-from ddmd_bench.recipes.recipe import Recipe, StudentWeights
+from ddmd_bench.recipes.recipe import Recipe
 from ddmd_bench.utils.pipelines import pipeline_files
 
 log = logging.getLogger(__name__)
@@ -73,23 +73,26 @@ def scheduler_record(prepared: Prepared) -> dict[str, Any]:
             "saved_config": {k: v for k, v in saved.items() if not k.startswith("_")}, "overrides": spec.config}
 
 
-def _snapshot(repo, settings: RunSettings, patterns: list[str] | None = None) -> resolver.Snapshot:
+def _snapshot(recipe: Recipe, repo, settings: RunSettings, patterns: list[str] | None = None) -> resolver.Snapshot:
     try:
         return resolver.resolve_snapshot(repo.repo_id, repo.revision, repo.local, patterns, settings.allow_download)
     except resolver.WeightsNotFound as exc:
-        raise RecipeInputError(str(exc)) from exc
+        # one missing repository rarely comes alone: name every file the recipe lacks, so one round of downloads
+        # is enough (the plan reads the cache only; the single error stays when the cache holds every file)
+        plan = resolver.download_plan(recipe)
+        raise RecipeInputError(str(exc) if plan.complete else plan.report()) from exc
 
 
 def prepare(recipe: Recipe, settings: RunSettings) -> Prepared:
     """Resolve and check everything the recipe needs; loads no weights."""
-    base = _snapshot(recipe.base, settings)
+    base = _snapshot(recipe, recipe.base, settings)
     index = check_folder(base.path, recipe.pipeline)
     slot = next((s for s in DENOISER_SLOTS if isinstance(index.get(s), list) and index[s][0]), None)
     if slot is None:
         raise RecipeInputError(f"{base.path}: the pipeline has neither a unet nor a transformer")
     if recipe.student is None:
         return Prepared(recipe, base, slot)
-    path, commit, fmt = _student_files(recipe.student, settings)
+    path, commit, fmt = _student_files(recipe, settings)
     if recipe.student.kind in DENOISER_SLOTS and recipe.student.kind != slot:
         raise RecipeInputError(f"recipe {recipe.name}: student weights replace a {recipe.student.kind} but "
                                f"{recipe.pipeline} has a {slot}")
@@ -117,15 +120,17 @@ def load_pipeline(path: str | Path, **kwargs: Any):
     return DiffusionPipeline.from_pretrained(str(path), use_safetensors=True, **{**nulls, **kwargs})
 
 
-def _student_files(student: StudentWeights, settings: RunSettings) -> tuple[Path, str | None, str]:
+def _student_files(recipe: Recipe, settings: RunSettings) -> tuple[Path, str | None, str]:
+    student = recipe.student
     root = student.subfolder in (None, "", ".")  # e.g. lcm-sdxl: the repository is the UNet folder
     pattern = [student.filename] if student.filename else (None if root else [f"{student.subfolder}/*"])
-    snap = _snapshot(student.repo, settings, pattern)
+    snap = _snapshot(recipe, student.repo, settings, pattern)
     if student.filename:
         path = snap.path / student.filename
         if not path.exists():
+            need = resolver.RepoFiles(student.repo.repo_id, student.repo.revision, (student.filename,))
             raise RecipeInputError(f"{student.repo.label}: {student.filename} is missing ({student.kind} weights). "
-                                   f"Provide it: `huggingface-cli download {student.repo.repo_id} {student.filename}`")
+                                   f"Provide it: `{resolver.download_command(need)}`")
         return path, snap.commit, check_weights_file(path, settings.allow_pickle)
     path = snap.path if root else snap.path / student.subfolder
     if not (path / "config.json").is_file():

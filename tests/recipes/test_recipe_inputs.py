@@ -100,7 +100,82 @@ def test_missing_repository_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = _evaluate(tmp_path, "--method", "sdxl-turbo")
     assert result.exit_code != 0
-    assert "stabilityai/sdxl-turbo is not in the HF cache" in result.output and "HF_HUB_OFFLINE=1" in result.output
+    assert "- stabilityai/sdxl-turbo (sdxl-turbo: base pipeline (component files not known offline)): " \
+           "model_index.json, */*.json" in result.output
+    assert "hf download stabilityai/sdxl-turbo --include model_index.json --include '*/*.json'" in result.output
+    assert "HF_HUB_OFFLINE=1" in result.output
+
+
+def test_every_missing_repository_of_a_recipe_is_named_at_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-4step")
+    assert result.exit_code != 0
+    assert "2 of 2 repositories miss 18 files" in result.output
+    assert "hf download tianweiy/DMD2 dmd2_sdxl_4step_unet_fp16.safetensors" in result.output
+    assert "hf download stabilityai/stable-diffusion-xl-base-1.0 model_index.json" in result.output
+    assert "huggingface-cli" not in result.output
+
+
+def _doctor(*args):
+    return CliRunner().invoke(main, ["doctor", *args])
+
+
+def test_doctor_lists_every_missing_repository_and_file_of_a_recipe(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _doctor("--method", "dmd2-sdxl-4step")
+    assert result.exit_code == 1, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("2 of 2 repositories miss 18 files in the HF cache")
+    student = lines.index("- tianweiy/DMD2 (dmd2-sdxl-4step: student unet): dmd2_sdxl_4step_unet_fp16.safetensors")
+    assert lines[student + 1].strip() == "hf download tianweiy/DMD2 dmd2_sdxl_4step_unet_fp16.safetensors"
+    assert lines[student + 2].strip() == (f"lands in {tmp_path / 'empty-cache'}/models--tianweiy--DMD2/snapshots/"
+                                          f"<commit>")
+    base = next(i for i, line in enumerate(lines) if line.startswith("- stabilityai/stable-diffusion-xl-base-1.0"))
+    command = lines[base + 1].strip().split()
+    assert command[:3] == ["hf", "download", "stabilityai/stable-diffusion-xl-base-1.0"]
+    assert {"model_index.json", "unet/config.json", "vae/diffusion_pytorch_model.fp16.safetensors"} <= set(command)
+    assert not any(f.startswith("unet/diffusion_pytorch_model") for f in command)  # the student replaces the UNet
+    as_json = json.loads(_doctor("--method", "dmd2-sdxl-4step", "--json").output)
+    assert as_json["complete"] is False and len(as_json["missing"]) == 2
+    assert " ".join(command) in as_json["commands"]
+
+
+def test_doctor_passes_when_the_cache_holds_every_file(offline_hub):
+    base = _snapshot(offline_hub, "stabilityai/stable-diffusion-xl-base-1.0")
+    for folder in ("tokenizer", "tokenizer_2"):  # the tiny tokenizers are saved as tokenizer.json alone; the hub's
+        for name in ("merges.txt", "special_tokens_map.json", "vocab.json"):  # SDXL tokenizers ship these files
+            (base / folder / name).touch()
+    result = _doctor("--method", "dmd2-sdxl-4step")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("every file of 2 repositories is in the HF cache")
+    (_snapshot(offline_hub, "tianweiy/DMD2") / "dmd2_sdxl_4step_unet_fp16.safetensors").unlink()
+    result = _doctor("--method", "dmd2-sdxl-4step", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.output)["missing"][0]["missing"] == ["dmd2_sdxl_4step_unet_fp16.safetensors"]
+
+
+def test_doctor_names_an_unknown_recipe():
+    result = _doctor("--method", "dmd2-sdxl-4stp")
+    assert result.exit_code != 0 and "did you mean 'dmd2-sdxl-4step'" in result.output
+
+
+def test_dry_run_lists_the_downloads_instead_of_failing(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--guidance", "2", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "hf download tianweiy/DMD2 dmd2_sdxl_4step_unet_fp16.safetensors" in result.output
+    assert "(dmd2-sdxl-4step[guidance=2.0]: base pipeline)" in result.output  # the recipe after the overrides
+    plan = json.loads(_evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--dry-run", "--json").output)
+    assert plan["download_plan"]["repos"] == ["stabilityai/stable-diffusion-xl-base-1.0", "tianweiy/DMD2"]
+
+
+def test_dry_run_with_every_file_present_shows_the_usual_plan(offline_hub, tmp_path):
+    result = _evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--resolution", "32", "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dmd2-sdxl-4step[resolution=32]" in result.output and "denoiser passes" in result.output
 
 
 def test_steps_override_cannot_break_a_fixed_chain(offline_hub, tmp_path):
