@@ -148,3 +148,18 @@ def test_a_tiny_random_backbone_loads_through_the_real_loading_code(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(embedder(images), model.encode_image(pixels), rtol=1e-5, atol=1e-6)
     assert open_clip  # the loader's backend is importable offline
+
+
+def test_the_published_backbone_is_vit_l14_at_336_with_quickgelu_and_missing_weights_say_how_to_get_them(
+        tmp_path, monkeypatch):
+    import open_clip
+
+    from ddmd_bench.metrics.cmmd import CMMD_MODEL, CMMD_WEIGHTS, clip_vit_l14_336
+
+    config = open_clip.get_model_config(CMMD_MODEL)
+    assert config["vision_cfg"]["image_size"] == 336 and config["vision_cfg"]["patch_size"] == 14
+    assert config["quick_gelu"] is True and config["embed_dim"] == 768  # OpenAI's activation and embedding width
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache: nothing to find, nothing to download
+    with pytest.raises(resolver.WeightsNotFound, match=f"hf download {CMMD_WEIGHTS.repo_id}"):
+        clip_vit_l14_336()
