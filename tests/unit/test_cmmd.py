@@ -163,3 +163,13 @@ def test_the_published_backbone_is_vit_l14_at_336_with_quickgelu_and_missing_wei
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))  # an empty cache: nothing to find, nothing to download
     with pytest.raises(resolver.WeightsNotFound, match=f"hf download {CMMD_WEIGHTS.repo_id}"):
         clip_vit_l14_336()
+
+
+def test_the_committed_parity_result_passed_with_controls_beyond_its_tolerance():
+    import json
+    from pathlib import Path
+
+    result = json.loads((Path(__file__).resolve().parents[2] / "docs" / "cmmd-parity.json").read_text())
+    assert result["passed"] is True and result["max_relative_difference"] <= result["tolerance_relative"]
+    assert len(result["cases"]) >= 4 and all(c["transcription"] > 0 for c in result["cases"])
+    assert min(result["negative_controls_min_relative_difference"].values()) > result["tolerance_relative"]
