@@ -9,7 +9,6 @@ overlap another label or a point is not drawn; the key still names every point.
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ MARKER_SIZE = 24  # scatter area in points^2
 DODGE = 0.045 # decades between points of one NFE on the steps plot
 CLEARANCE = 6.0  # pixels: how much closer a near number must be to its own point than to any other
 # Offsets (points) tried in turn for a label, with the alignment that keeps the text on that side of its point.
-_PLACES = [((4, 3), "left", "bottom"), ((4, -3), "left", "top"), ((-4, 3), "right", "bottom"),
+PLACES = [((4, 3), "left", "bottom"), ((4, -3), "left", "top"), ((-4, 3), "right", "bottom"),
            ((-4, -3), "right", "top"), ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
            ((6, 0), "left", "center"), ((-6, 0), "right", "center"), ((9, 8), "left", "bottom"),
            ((-9, 8), "right", "bottom"), ((9, -8), "left", "top"), ((-9, -8), "right", "top")]
@@ -96,38 +95,11 @@ def _text(**kwargs: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
-class Place:
-    """Where a label may go relative to its point: an offset in points, the text's alignment there, and whether a
-    leader line joins them (far places, used only where no near place is free)."""
-
-    offset: tuple[float, float]
-    ha: str
-    va: str
-    leader: bool
-
-
-def _places() -> list[Place]:
-    near = [Place(o, ha, va, False) for o, ha, va in _PLACES]
-    far = []
-    for radius in (16, 26, 38):
-        for degrees in (0, 180, 35, 145, -35, -145, 70, 110, -70, -110, 90, -90):
-            c, s = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
-            ha = "left" if c > 0.3 else "right" if c < -0.3 else "center"
-            va = "bottom" if s > 0.3 else "top" if s < -0.3 else "center"
-            far.append(Place((radius * c, radius * s), ha, va, True))
-    return near + far
-
-
-PLACES = _places()
-
-
-@dataclass(frozen=True, slots=True)
 class Obstacle:
     """A display-space box a label must not cover; `owner` is the index of the point it belongs to (-1: none)."""
 
     box: Any  # matplotlib Bbox
     owner: int = -1
-    crossable: bool = False  # a thin line (bar, front) that a leader line may cross, unlike a marker or a label
 
 
 def _distance(box, point) -> float:
@@ -136,49 +108,53 @@ def _distance(box, point) -> float:
     return (dx * dx + dy * dy) ** 0.5
 
 
-def _dots(start, end, crossable: bool = False, steps: int = 24) -> list[Obstacle]:
+def _dots(start, end, steps: int = 24) -> list[Obstacle]:
     """Small boxes along a segment (a line is an obstacle made of its samples)."""
     from matplotlib.transforms import Bbox  # heavy backend: only when drawing
 
-    return [Obstacle(Bbox.from_extents(x - 1, y - 1, x + 1, y + 1), -1, crossable)
+    return [Obstacle(Bbox.from_extents(x - 1, y - 1, x + 1, y + 1))
             for t in (i / steps for i in range(steps + 1))
             for x, y in [(start[0] + t * (end[0] - start[0]), start[1] + t * (end[1] - start[1]))]]
+
+
+_SHIFT = {"left": 0.0, "bottom": 0.0, "center": 0.5, "right": 1.0, "top": 1.0}  # of the width / height
 
 
 def _place(ax, renderer, text: str, index: int, xy: tuple[float, float], color: str, obstacles: list[Obstacle],
            marks: list, clearance: float) -> bool:
     """Put `text` next to point number `index` (data position `xy`) at the first place where it stays inside the
-    axes and covers no obstacle (points, interval bars, the front line, labels and leaders drawn so far). A near
-    label must also lie closer to its own point than to any other, by `clearance` pixels (so that in a cluster it
-    cannot be read as naming a neighbour); a far one is joined to its point by a leader line that crosses no other marker, label or leader.
-    False, with nothing drawn, where no place qualifies."""
+    axes, covers no obstacle (points, interval bars, the front line, labels drawn so far) and lies closer to its own
+    point than to any other by `clearance` pixels (so that in a cluster it cannot be read as naming a neighbour).
+    False, with nothing drawn, where no place qualifies: a point left without a label beats a label that misleads."""
+    from matplotlib.transforms import Bbox  # heavy backend: only when drawing
+
     inside = ax.get_window_extent(renderer)
     own = ax.transData.transform(xy)
-    for place in PLACES:
-        arrow = {"arrowprops": {"arrowstyle": "-", "color": color, "lw": 0.5, "shrinkA": 0, "shrinkB": 3}} \
-            if place.leader else {}
-        label = ax.annotate(text, xy, xytext=place.offset, textcoords="offset points", ha=place.ha, va=place.va,
-                            color=color, **arrow, **_text())
-        box = label.get_window_extent(renderer)
-        fits = (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1
-                and not any(box.overlaps(o.box) for o in obstacles))
-        if fits and not place.leader:
-            nearest = _distance(box, own)
-            fits = all(_distance(box, m) > nearest + clearance for j, m in enumerate(marks) if j != index)
-        leader = _dots(own, ((box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2))[2:-1] if place.leader else []
-        if fits and leader:
-            fits = not any(d.box.overlaps(o.box) for d in leader for o in obstacles
-                           if o.owner != index and not o.crossable)
-        if fits:
-            obstacles.append(Obstacle(box))
-            obstacles.extend(leader)
-            return True
-        label.remove()
+    # the text's size, measured once; each place's box follows from the offset and the alignment
+    probe = ax.text(0, 0, text, **_text())
+    size = probe.get_window_extent(renderer)
+    probe.remove()
+    width, height, scale, pad = size.width, size.height, ax.figure.dpi / 72, 1.0
+    for offset, ha, va in PLACES:
+        x0 = own[0] + offset[0] * scale - _SHIFT[ha] * width
+        y0 = own[1] + offset[1] * scale - _SHIFT[va] * height
+        box = Bbox.from_extents(x0 - pad, y0 - pad, x0 + width + pad, y0 + height + pad)
+        if not (box.x0 >= inside.x0 and box.x1 <= inside.x1 and box.y0 >= inside.y0 and box.y1 <= inside.y1):
+            continue
+        if any(box.overlaps(o.box) for o in obstacles):
+            continue
+        nearest = _distance(box, own)
+        if not all(_distance(box, m) > nearest + clearance for j, m in enumerate(marks) if j != index):
+            continue
+        label = ax.annotate(text, xy, xytext=offset, textcoords="offset points", ha=ha, va=va, color=color,
+                            **_text())
+        obstacles.append(Obstacle(Bbox.union([box, label.get_window_extent(renderer)])))
+        return True
     return False
 
 
-def _panel(ax, renderer, points: list[tuple[int, dict[str, Any], float, float]], metric: str, hib: bool,
-           front: bool) -> None:
+def _panel(ax, renderer, points: list[tuple[int, dict[str, Any], float, float]], x_key: str, metric: str,
+           hib: bool, front: bool) -> None:
     from matplotlib.transforms import Bbox  # heavy backend: only when drawing
 
     for who, style in STYLES.items():
@@ -191,7 +167,10 @@ def _panel(ax, renderer, points: list[tuple[int, dict[str, Any], float, float]],
         if bars:
             ax.vlines([x for x, _ in bars], [ci[0] for _, ci in bars], [ci[1] for _, ci in bars], color=style.color,
                       lw=1.0, alpha=0.55, zorder=2, gid=f"ci:{metric}:{who.value}")
-    pf = pareto_front([(p[2], p[3]) for p in points], hib) if points else []
+    # the front of the recorded costs (a point spread sideways is no cheaper), drawn through the points as placed
+    best = set(pareto_front([(p[1][x_key], p[3]) for p in points], hib)) if points else set()
+    members = sorted({i for i, p in enumerate(points) if (p[1][x_key], p[3]) in best}, key=lambda i: points[i][2])
+    pf = [(points[i][2], points[i][3]) for i in members]
     if front and pf:
         ax.plot([p[0] for p in pf], [p[1] for p in pf], "--", color="#cc0000", lw=1.0, zorder=1, label="Pareto front")
     ax.get_xlim(), ax.get_ylim()  # autoscale now: labels are placed in display space
@@ -202,20 +181,20 @@ def _panel(ax, renderer, points: list[tuple[int, dict[str, Any], float, float]],
     for i, (_, row, x, _) in enumerate(points):  # the interval bars: a label across a bar hides where it ends
         if row.get(f"{metric}_ci"):
             (bx, low), (_, high) = ax.transData.transform([(x, row[f"{metric}_ci"][0]), (x, row[f"{metric}_ci"][1])])
-            obstacles.append(Obstacle(Bbox.from_extents(bx - 1, low, bx + 1, high), i, crossable=True))
+            obstacles.append(Obstacle(Bbox.from_extents(bx - 1, low, bx + 1, high), i))
     if front:
         line = ax.transData.transform(pf)
         for a, b in zip(line[:-1], line[1:]):
-            obstacles.extend(_dots(a, b, crossable=True))
-    on_front = set(pf)
+            obstacles.extend(_dots(a, b))
+    on_front = set(members)
     # names first on the front (the points a reader looks for), then numbers for the rest, left to right
-    order = sorted(range(len(points)), key=lambda i: ((points[i][2], points[i][3]) not in on_front, points[i][2],
+    order = sorted(range(len(points)), key=lambda i: (i not in on_front, points[i][2],
                                                       points[i][3]))
     for i in order:
         number, row, x, y = points[i]
         color = STYLES[role(row)].color
         # a name starts at its point and reads as one: it needs no clearance beyond being nearest
-        if (x, y) in on_front and _place(ax, renderer, display_name(row), i, (x, y), color, obstacles, marks, 0.0):
+        if i in on_front and _place(ax, renderer, display_name(row), i, (x, y), color, obstacles, marks, 0.0):
             continue
         _place(ax, renderer, str(number), i, (x, y), color, obstacles, marks, CLEARANCE)
 
@@ -268,7 +247,7 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
         ax.set_xlabel(x_label)
         ax.set_ylabel(axis_label(metric, hib))
         ax.grid(alpha=0.3)
-        _panel(ax, renderer, points, metric, hib, front)
+        _panel(ax, renderer, points, x_key, metric, hib, front)
     handles = [Line2D([], [], ls="", marker=STYLES[w].marker, color=STYLES[w].color, label=STYLES[w].label)
                for w in STYLES if w in seen]
     handles.append(Line2D([], [], color="#777777", lw=1.0, label="95% interval"))

@@ -153,3 +153,17 @@ def test_mathtext_like_names_are_drawn_literally():
     assert all(not t.get_parse_math() and not t.get_usetex() for t in texts)
     plt.close(fig)
     assert plots.render_png(rows, "steps").startswith(b"\x89PNG")
+
+
+def test_spreading_points_of_one_nfe_does_not_change_the_front():
+    # three 1-step generators: spread sideways, the worst one sits leftmost, yet it is not on the front
+    rows = [{"name": f"toy-g{i}/dmd-1/nocfg", "nfe": 1, "fid": fid, "role": "student"}
+            for i, fid in enumerate([900.0, 100.0, 500.0])]
+    rows.append({"name": "toy-g3/dmd-4/nocfg", "nfe": 4, "fid": 50.0, "role": "student"})
+    fig = _draw(rows, "steps")
+    ax = fig.axes[0]
+    xs = sorted(float(x) for c in ax.collections if isinstance(c, PathCollection) for x, _ in c.get_offsets())
+    assert len(xs) == 4 and xs[0] < 1 < xs[2] and xs[3] == pytest.approx(4)  # one NFE, three places
+    named = {t.get_text() for t in ax.texts if not t.get_text().isdigit()}
+    assert named == {"g1/dmd-1/nocfg", "g3/dmd-4/nocfg"}
+    plt.close(fig)
