@@ -103,8 +103,8 @@ def load_clip_embedder(model_name: str, spec: resolver.WeightSpec, weights: str 
 
     path = resolver.resolve(spec, explicit=weights)
     model, _, _ = open_clip.create_model_and_transforms(model_name, pretrained=str(path))
-    return ClipEmbedder(model, partial(crop_resize_normalise, size=size), model_id=f"open_clip:{model_name}:{spec.name}",
-                        weights_sha256=resolver.sha256_file(path), preprocessing=cmmd_preprocessing(size),
+    return ClipEmbedder(model, partial(crop_resize_normalise, size=size),
+                        model_id=f"open_clip:{model_name}:{spec.name}", weights_sha256=resolver.sha256_file(path), preprocessing=cmmd_preprocessing(size),
                         dim=int(model.visual.output_dim))
 
 

@@ -10,7 +10,9 @@ ranks, give the same set in the same order, and any seeded subset draw (KID) see
 from __future__ import annotations
 
 import hashlib
+import zipfile
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +64,38 @@ def features_reference(features: torch.Tensor | np.ndarray, extractor_id: str, s
     """A reference made elsewhere (a stored embedding file, another pipeline), given as a tensor or array [n, d]."""
     array = features.detach().cpu().double().numpy() if isinstance(features, torch.Tensor) else features
     return ReferenceFeatures(np.asarray(array, np.float64), extractor_id, set_id)
+
+
+def save_reference(reference: ReferenceFeatures, extractor: FeatureExtractor, out: str | Path) -> Path:
+    """Write a reference feature set as .npz with its extractor's identity and the reference's sha256, so a file
+    made with another extractor, or edited, is refused on load."""
+    if reference.extractor_id != extractor.id:
+        raise ValueError(f"reference {reference.set_id!r} was made with {reference.extractor_id!r}, "
+                         f"not {extractor.id!r}")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "wb") as f:
+        np.savez(f, features=reference.features, extractor_id=np.array(reference.extractor_id),
+                 set_id=np.array(reference.set_id), weights_sha256=np.array(extractor.weights_sha256),
+                 preprocessing=np.array(extractor.preprocessing), sha256=np.array(reference.sha256))
+    return out
+
+
+def load_reference(path: str | Path) -> ReferenceFeatures:
+    """A reference feature set written by `save_reference`, after checking its recorded sha256."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a readable reference-features .npz ({exc})") from exc
+    missing = {"features", "extractor_id", "set_id", "sha256"} - set(arrays)
+    if missing:
+        raise ValueError(f"{path}: not a ddmd-bench reference-features file (missing {sorted(missing)})")
+    reference = ReferenceFeatures(np.asarray(arrays["features"], np.float64), str(arrays["extractor_id"]),
+                                  str(arrays["set_id"]))
+    if reference.sha256 != str(arrays["sha256"]):
+        raise ValueError(f"{path}: content does not match its recorded sha256 (corrupted or edited)")
+    return reference
 
 
 class FeatureSet:

@@ -119,8 +119,14 @@ def test_the_preprocessing_crops_the_centre_square_and_resizes_bicubic():
     wide[:, 4:12] = 255  # the centre square is white, the sides black
     out = crop_resize_normalise(Image.fromarray(wide), size=12)
     assert out.shape == (3, 12, 12)
-    white = (1 - torch.tensor([0.48145466, 0.4578275, 0.40821073])) / torch.tensor([0.26862954, 0.26130258, 0.27577711])
-    torch.testing.assert_close(out, white.view(3, 1, 1).expand(3, 12, 12), rtol=0, atol=1e-5)
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(3, 1, 1)
+    torch.testing.assert_close(out, ((1 - mean) / std).expand(3, 12, 12), rtol=0, atol=1e-5)
+    noise = Image.fromarray(random_images(1, 20, seed=8)[0].permute(1, 2, 0).numpy())
+    got = crop_resize_normalise(noise, size=12) * std + mean
+    for resample, same in ((Image.BICUBIC, True), (Image.LANCZOS, False), (Image.BILINEAR, False)):
+        want = torch.from_numpy(np.asarray(noise.resize((12, 12), resample), np.float32) / 255).permute(2, 0, 1)
+        assert torch.allclose(got, want, atol=1e-5) is same, resample
 
 
 def test_a_tiny_random_backbone_loads_through_the_real_loading_code(tmp_path):
