@@ -97,7 +97,7 @@ class TrainedStudent:
 
     def state(self) -> dict[str, torch.Tensor]:
         """The trained tensors (LoRA with peft names, or the whole network)."""
-        from safetensors.torch import load_file
+        from safetensors.torch import load_file  # part of the torch stack, loaded only to read a student
 
         return load_file(str(self.path))
 
