@@ -160,3 +160,9 @@ def test_rows_merge_by_concatenation():
 def test_state_dtype_is_float64_for_an_idle_rank():
     rows = IndexedRows(2)
     assert rows.dtype == torch.float64
+
+
+def test_extend_keeps_python_floats_in_float64():
+    rows = IndexedRows(1)
+    rows.extend([0.1, 1e-300])
+    assert rows.compute()[1][:, 0].tolist() == [0.1, 1e-300]

@@ -504,9 +504,9 @@ def test_a_new_reproduction_is_refused_while_the_sidecar_names_an_unknown_entry(
     assert str(err.value) == f"{sidecar}:1: reproduces entry 'ffffffffffff', which the leaderboard does not hold"
 
 
-def test_leaderboards_are_written_as_utf8_whatever_the_locale(tmp_path):
+def test_leaderboard_files_are_utf8_under_any_locale(tmp_path):
     # under the C locale without UTF-8 mode, Python's default text encoding is ASCII: a writer relying on it
-    # would fail on (or mangle) a non-ASCII generator name
+    # would fail on (or mangle) a non-ASCII generator name. Written here once too, then in a process with that locale.
     import os
     import subprocess
     import sys
@@ -521,6 +521,9 @@ def test_leaderboards_are_written_as_utf8_whatever_the_locale(tmp_path):
             "from tests.factories import result_record, unit_protocol; p = unit_protocol(); "
             "assert store.append(Path(sys.argv[1]), p, "
             "result_record(p, 1.0, generator={'name': 'g\\u00e9\\u4e2d', 'nfe': 4}))")
+    here = tmp_path / "here"
+    store.append(here, P, result_record(P, 1.0, generator={"name": "gé中", "nfe": 4}))
+    assert '"name":"gé中"' in store.path_for(here, P).read_bytes().decode("utf-8")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
