@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from ddmd_bench import __version__
 from ddmd_bench.registry import UnknownNameError, unknown_name_message
@@ -86,6 +87,12 @@ def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 
+def _prompt_formats() -> list[str]:
+    from ddmd_bench.prompts import FORMATS  # prompt readers only (no model backend): the choices of --format
+
+    return FORMATS.names()
+
+
 @main.command()
 @click.option("--protocol", "protocol_name", default="toy", show_default=True, metavar="NAME",
               help="Evaluation protocol (see `ddmd-bench prompts list`).")
@@ -131,10 +138,20 @@ def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
                    "`ddmd-bench prompts list` shows each protocol's keys. Known sha256 hashes are verified.")
 @click.option("--allow-pickle", is_flag=True,
               help="Allow pickle checkpoints (read with torch.load(weights_only=True)); refused by default.")
+@click.option("--prompts", "prompts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="FILE", help="Evaluate on your own prompt file instead of --protocol: a reference-free protocol "
+              "named by the file's sha256 (CLIP score, ImageReward; FID with --data reference_stats=PATH), with its "
+              "own leaderboard file. Generated at --resolution, else the recipe's, else 1024 px.")
+@click.option("--format", "prompts_format", type=click.Choice(_prompt_formats()), default=None,
+              help="Format of the --prompts file (default: from its suffix).")
+@click.option("--geneval-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="With a GenEval protocol (--protocol geneval or geneval-512): also write the images in "
+                   "GenEval's folder layout with its metadata, for GenEval's own object-detector scorer (one "
+                   "sub-folder per generator when several run). Implies --save-images.")
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
              as_json, quiet, save_images, grid, dry_run, compile_, methods, pipelines, steps, guidance, scheduler,
              resolution, eta, dtype, offload, vae_tiling, vae_slicing, attention_backend, data_files,
-             allow_pickle) -> None:
+             allow_pickle, prompts_file, prompts_format, geneval_out) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
@@ -150,6 +167,9 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
       ddmd-bench evaluate --dry-run                          # what would run, and what it costs
       ddmd-bench evaluate --protocol coco10k-512-patch --method dmd2-sdxl-4step --data captions=coco10k.txt
       ddmd-bench evaluate --pipeline runs/my-student/pipeline --limit 64   # any local diffusers folder
+      ddmd-bench evaluate --method dmd2-sdxl-4step --prompts my_prompts.txt     # your own prompts
+      ddmd-bench evaluate --method dmd2-sdxl-4step --protocol geneval --data prompts=evaluation_metadata.jsonl \\
+          --geneval-out geneval-images/                      # then run GenEval's scorer on geneval-images/
       torchrun --nproc-per-node 2 -m ddmd_bench.cli evaluate # shard over processes; same result
 
     An interrupted run resumes from its finished chunks (results/<protocol>/<model>.work/). Each finished run also
@@ -165,6 +185,16 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         overrides = Overrides(steps, guidance, scheduler, resolution, eta)
     except ValueError as exc:
         raise _fail(exc) from exc
+    if prompts_file is not None:
+        if click.get_current_context().get_parameter_source("protocol_name") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("give either --protocol or --prompts (a prompt file is its own protocol)")
+        try:
+            protocol_name = _prompt_file_protocol(prompts_file, prompts_format, resolution or _recipes_resolution(methods))
+        except (UnknownNameError, ValueError, OSError) as exc:
+            raise _fail(exc) from exc
+    elif prompts_format is not None:
+        raise click.UsageError("--format describes a --prompts file; give the file too")
+    layout_context = _geneval_context(protocol_name, limit, data) if geneval_out is not None else None
     request = suite.EvaluationRequest(
         protocol=protocol_name, models=(*models, *(f"method:{m}" for m in methods),
                                         *(f"pipeline:{p}" for p in pipelines)),
@@ -173,7 +203,7 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         generator_options=GeneratorOptions(overrides, RunSettings(
             dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
             attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle)),
-        run=suite.RunOptions(batch_size, not quiet, save_images, grid))
+        run=suite.RunOptions(batch_size, not quiet, save_images or geneval_out is not None, grid))
     if dry_run:
         download = None
         if methods:  # what the recipes and the metrics need from the hub, listed whether or not the run can start
@@ -201,6 +231,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         outcome = suite.evaluate_suite(request)
     except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
+    if layout_context is not None:
+        _write_geneval_layouts(layout_context, outcome, results_dir, geneval_out)
     if as_json:
         click.echo(json.dumps(outcome.summary(), indent=1))
     else:
@@ -208,6 +240,66 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         click.echo(outcome.footer())
     if outcome.failed:
         raise click.ClickException(f"{len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+def _recipes_resolution(methods) -> int | None:
+    """The resolution the named recipes generate at (they must agree; --resolution decides otherwise)."""
+    from ddmd_bench.recipes import get_recipe
+
+    sizes = {get_recipe(m).resolution for m in methods}
+    if len(sizes) > 1:
+        raise click.UsageError(f"the recipes generate at {sorted(sizes)} px; say which resolution the --prompts "
+                               f"protocol uses with --resolution")
+    return sizes.pop() if sizes else None
+
+
+def _prompt_file_protocol(path: Path, fmt: str | None, resolution: int | None) -> str:
+    """Register the protocol of a user's prompt file under a name `get_protocol` resolves, so that the file's
+    protocol runs like any catalogued one; returns that name."""
+    # the literature track builds prompt-file protocols; the command line is the layer that may import a track
+    from ddmd_bench.protocols import PROTOCOLS
+    from ddmd_bench.tracks.literature import prompt_sets
+
+    size = resolution or prompt_sets.RESOLUTIONS[0]
+    prompt_sets.file_spec(path, fmt)  # an unreadable file or an unknown format fails here, before anything else
+    name = f"prompt-file:{path.resolve()}:{fmt or ''}:{size}"
+    if name not in PROTOCOLS:
+
+        def factory(limit=None, data=None):
+            return prompt_sets.prompt_file_protocol(path, fmt, limit=limit, data=data, resolution=size)
+
+        PROTOCOLS.add(name, factory)
+    return name
+
+
+def _geneval_context(protocol_name: str, limit: int | None, data: dict[str, Path]):
+    """The protocol's context when it writes GenEval's layout; refuses --geneval-out for any other protocol."""
+    # the literature track owns GenEval's layout; the command line is the layer that may import a track
+    from ddmd_bench.protocols import get_protocol
+    from ddmd_bench.tracks.literature.prompt_sets import PromptSetContext
+
+    try:
+        _, context = get_protocol(protocol_name, limit, data=dict(data))
+    except (UnknownNameError, ValueError, OSError) as exc:
+        raise _fail(exc) from exc
+    if not (isinstance(context, PromptSetContext) and context.spec.layout == "geneval"):
+        raise click.UsageError("--geneval-out needs a GenEval protocol (--protocol geneval or geneval-512)")
+    return context
+
+
+def _write_geneval_layouts(context, outcome, results_dir: Path, out: Path) -> None:
+    """GenEval's layout of each finished run's saved images: in `out`, or `out/<generator>` when several ran."""
+    from ddmd_bench.evaluation import records
+
+    for result in outcome.records:
+        name = result.generator["name"]
+        path = records.record_path(results_dir, outcome.protocol.slug, name)
+        target = out if len(outcome.records) == 1 else out / path.stem
+        try:
+            folders = context.write_layout(path.with_suffix("") / "images", target)
+        except (ValueError, OSError) as exc:
+            raise _fail(exc) from exc
+        click.echo(f"{name}: GenEval layout of {len(folders)} prompts in {target}", err=True)
 
 
 def _recipes_download_plan(request, methods, overrides):
