@@ -223,21 +223,27 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
     metrics = [m for m in QUALITY if any(r.get(m) is not None for r in rows)] or [next(iter(QUALITY))]
     keyed = numbered(rows)
     line = LABEL_FONT * 1.55 / 72  # inches per key line
-    height = max(4.0, 1.3 + line * (len(keyed) + 5))
-    key_width = 0.3 + 0.055 * max([len(display_name(r)) for _, r in keyed] + [10])
+    height = max(4.0, 1.3 + line * (len(keyed) + 7))
+    # inches: a key line is its number (4 characters) and its name; the note below needs about 28 characters
+    key_width = 0.25 + 0.055 * max([len(display_name(r)) + 4 for _, r in keyed] + [28])
     fig = plt.figure(figsize=(3.9 * len(metrics) + key_width, height), dpi=DPI)
     plot_right = 1 - key_width / fig.get_figwidth()
-    fig.subplots_adjust(left=0.06 * 3 / len(metrics) ** 0.5 / 1.7, right=plot_right - 0.012, bottom=0.5 / height,
+    fig.subplots_adjust(left=0.8 / fig.get_figwidth(), right=plot_right - 0.012, bottom=0.5 / height,
                         top=1 - 0.55 / height, wspace=0.33)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     renderer = fig.canvas.get_renderer()
     seen: set[Role] = set()
+    bars = False
     for ax, metric in zip(axes, metrics):
         hib = table.higher_is_better(rows, metric)
         points = [(n, r, r[x_key], r[metric]) for n, r in keyed if r.get(x_key) and r.get(metric) is not None]
         if dodge:
             points = _dodged(points)
         seen |= {role(p[1]) for p in points}
+        bars = bars or any(p[1].get(f"{metric}_ci") for p in points)
+        if not points:
+            ax.text(0.5, 0.5, f"no entry records\n{x_label}", transform=ax.transAxes, ha="center", va="center",
+                    color="#555555", **_text(fontsize=8))
         if log_x and points:  # a log axis without a positive value cannot place ticks (no latency measured)
             ax.set_xscale("log")
             _plain_log_ticks(ax.xaxis)
@@ -250,11 +256,13 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
         _panel(ax, renderer, points, x_key, metric, hib, front)
     handles = [Line2D([], [], ls="", marker=STYLES[w].marker, color=STYLES[w].color, label=STYLES[w].label)
                for w in STYLES if w in seen]
-    handles.append(Line2D([], [], color="#777777", lw=1.0, label="95% interval"))
-    if front:
+    if bars:
+        handles.append(Line2D([], [], color="#777777", lw=1.0, label="95% interval"))
+    if front and seen:
         handles.append(Line2D([], [], ls="--", color="#cc0000", lw=1.0, label="Pareto front"))
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, frameon=False,
-               bbox_to_anchor=((plot_right) / 2, 1.0))
+    if handles:
+        fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=7, frameon=False,
+                   bbox_to_anchor=(plot_right / 2, 1.0))
     key_x, top = plot_right + 0.004, 1 - 0.55 / height
     fig.text(key_x, top, "key", fontweight="bold", va="top", **_text(fontsize=7))
     step = line / height
@@ -262,9 +270,9 @@ def _figure(rows: list[dict[str, Any]], x_key: str, x_label: str, log_x: bool, f
         fig.text(key_x, top - step * (i + 0.4), f"{number:>2}  {display_name(row)}", va="top",
                  color=STYLES[role(row)].color, family="DejaVu Sans Mono", **_text())
     if keyed:
-        note = "A point too close to others to number\nreadably has none; the table lists it."
+        note = "A point too close to others for\na readable number has none;\nthe table lists it."
         if dodge:
-            note += "\nPoints of one NFE are spread sideways."
+            note += "\nPoints of one NFE are spread\nsideways."
         fig.text(key_x, top - step * (len(keyed) + 1.6), note, va="top", color="#555555", linespacing=1.3, **_text())
     return fig
 
