@@ -3,7 +3,9 @@
 Every point carries its 95% interval as a vertical bar, teachers and students differ in colour and marker, and
 names stay readable: the points on the Pareto front are named next to the point where the name fits, every other
 point carries its number in the key beside the plots (and on the plot where the number fits). A label that would
-overlap another label or a point is not drawn; the key still names every point.
+overlap another label or a point, or sit as close to a neighbour as to its own point, is not drawn; the key still
+names every point. On the steps plot, points of one NFE are spread sideways (the front is still that of the recorded
+NFE).
 """
 
 from __future__ import annotations
@@ -36,13 +38,13 @@ STYLES = {Role.TEACHER: Style("teacher", "#d95f02", "s"), Role.STUDENT: Style("s
 DPI = 110  # labels are placed at the resolution the file is written at
 LABEL_FONT = 6.5  # points; the key uses the same size
 MARKER_SIZE = 24  # scatter area in points^2
-DODGE = 0.045 # decades between points of one NFE on the steps plot
+DODGE = 0.045  # decades between points of one NFE on the steps plot
 CLEARANCE = 6.0  # pixels: how much closer a near number must be to its own point than to any other
 # Offsets (points) tried in turn for a label, with the alignment that keeps the text on that side of its point.
 PLACES = [((4, 3), "left", "bottom"), ((4, -3), "left", "top"), ((-4, 3), "right", "bottom"),
-           ((-4, -3), "right", "top"), ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
-           ((6, 0), "left", "center"), ((-6, 0), "right", "center"), ((9, 8), "left", "bottom"),
-           ((-9, 8), "right", "bottom"), ((9, -8), "left", "top"), ((-9, -8), "right", "top")]
+          ((-4, -3), "right", "top"), ((0, 6), "center", "bottom"), ((0, -6), "center", "top"),
+          ((6, 0), "left", "center"), ((-6, 0), "right", "center"), ((9, 8), "left", "bottom"),
+          ((-9, 8), "right", "bottom"), ((9, -8), "left", "top"), ((-9, -8), "right", "top")]
 
 
 def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> list[tuple[float, float]]:
@@ -96,10 +98,9 @@ def _text(**kwargs: Any) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Obstacle:
-    """A display-space box a label must not cover; `owner` is the index of the point it belongs to (-1: none)."""
+    """A display-space box a label must not cover (a marker, an interval bar, a piece of the front line, a label)."""
 
     box: Any  # matplotlib Bbox
-    owner: int = -1
 
 
 def _distance(box, point) -> float:
@@ -176,12 +177,12 @@ def _panel(ax, renderer, points: list[tuple[int, dict[str, Any], float, float]],
     ax.get_xlim(), ax.get_ylim()  # autoscale now: labels are placed in display space
     half = MARKER_SIZE ** 0.5 / 2 * ax.figure.dpi / 72  # half a marker's width in pixels
     marks = [ax.transData.transform((p[2], p[3])) for p in points]
-    obstacles = [Obstacle(Bbox.from_extents(mx - half, my - half, mx + half, my + half), i)
-                 for i, (mx, my) in enumerate(marks)]
-    for i, (_, row, x, _) in enumerate(points):  # the interval bars: a label across a bar hides where it ends
+    obstacles = [Obstacle(Bbox.from_extents(mx - half, my - half, mx + half, my + half))
+                 for mx, my in marks]
+    for _, row, x, _ in points:  # the interval bars: a label across a bar hides where it ends
         if row.get(f"{metric}_ci"):
             (bx, low), (_, high) = ax.transData.transform([(x, row[f"{metric}_ci"][0]), (x, row[f"{metric}_ci"][1])])
-            obstacles.append(Obstacle(Bbox.from_extents(bx - 1, low, bx + 1, high), i))
+            obstacles.append(Obstacle(Bbox.from_extents(bx - 1, low, bx + 1, high)))
     if front:
         line = ax.transData.transform(pf)
         for a, b in zip(line[:-1], line[1:]):
