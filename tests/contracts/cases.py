@@ -20,6 +20,8 @@ import torch
 
 from tests import factories
 
+from tests.contracts import feature_set_cases
+
 # ------------------------------------------------------------------------------------------------------ generators
 
 
@@ -176,6 +178,7 @@ METRICS: dict[str, tuple[str, Callable[[], Any], int]] = {
     **{f"tiny-clip_score-{p}": ("clip_score", functools.partial(_tiny_clip_score, p), 16)
        for p in ("dmd2", "mlperf", "torchmetrics")},
     "tiny-image_reward": ("image_reward", _tiny_image_reward, 16),
+    **feature_set_cases.METRICS,
 }
 
 
