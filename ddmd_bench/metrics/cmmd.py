@@ -36,11 +36,9 @@ def cmmd_preprocessing(size: int = CMMD_SIZE) -> str:
     return f"centre crop to a square, PIL bicubic resize to {size}, x/255, CLIP mean/std normalisation (OpenAI)"
 
 
-# open_clip's hub copy of the OpenAI weights (open_clip/pretrained.py); no publisher sha256, so the resolved file's
-# hash is recorded in the spec instead.
-CMMD_WEIGHTS = resolver.WeightSpec(
-    "openclip-vit-l-14-336-openai", "open_clip_model.safetensors", repo_id="timm/vit_large_patch14_clip_336.openai",
-    alternatives=("open_clip_pytorch_model.safetensors", "open_clip_pytorch_model.bin"), used_for="CMMD")
+# open_clip's hub copy of the OpenAI weights, listed with every other known weight file (`doctor` shows it); no
+# publisher sha256, so the resolved file's hash is recorded in the spec instead.
+CMMD_WEIGHTS = resolver.WEIGHTS.get("openclip-vit-l-14-336-openai")
 
 
 def crop_resize_normalise(image: Image.Image, size: int = CMMD_SIZE) -> torch.Tensor:
