@@ -7,9 +7,10 @@ generator that lacks one is run without it and its record says so, never guessed
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import torch
+if TYPE_CHECKING:  # annotations only: listing generators must not load torch
+    import torch
 
 
 @runtime_checkable

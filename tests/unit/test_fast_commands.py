@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("diffusers", "transformers", "open_clip", "torchmetrics", "matplotlib", "cleanfid")
+HEAVY = ("torch", "diffusers", "transformers", "open_clip", "torchmetrics", "matplotlib", "cleanfid")
 
 _PROBE = """
 import contextlib, io, json, sys
@@ -43,3 +43,17 @@ def test_listing_commands_do_not_import_model_backends(args):
     loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
     assert "ddmd_bench" in loaded  # the probe really ran the command
     assert not loaded & set(HEAVY), f"`ddmd-bench {' '.join(args)}` imported {sorted(loaded & set(HEAVY))}"
+
+
+def test_the_toy_protocols_listing_matches_the_built_protocol():
+    """`prompts list` describes the toy protocol without building it (no torch); what it says must be what the
+    built protocol is."""
+    from ddmd_bench.protocols import describe, get_protocol
+    from ddmd_bench.tracks.toy import world
+
+    protocol, _ = get_protocol("toy")
+    listed = describe("toy")
+    assert listed["resolution"] == protocol.resolution == world.RESOLUTION
+    assert (listed["name"], listed["version"], listed["track"]) == (protocol.name, protocol.version, protocol.track)
+    assert listed["metrics"] == list(protocol.metrics) and listed["prompt_set"] == protocol.prompt_set
+    assert listed["n_prompts"] == protocol.prompt_set["n"] and listed["description"] == protocol.description

@@ -14,14 +14,14 @@ import platform
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file
+from typing import TYPE_CHECKING, Any
 
 from ddmd_bench.hashing import check_listed_file
 from ddmd_bench.provenance import git_commit  # noqa: F401  (the toy trainers record `shipped.git_commit()`)
 from ddmd_bench.resolver import sha256_file
+
+if TYPE_CHECKING:
+    import torch
 
 MANIFEST = "manifest.json"
 
@@ -75,6 +75,8 @@ def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, to
     path = folder / f"{name}.safetensors"
     how = f"regenerate it with `{regenerate_command(name)}` or restore it with `git checkout -- {path}`"
     check_listed_file(path, meta["sha256"], WeightsError, "weight file", how)
+    from safetensors.torch import load_file  # torch: only when a model loads (listings read the manifest alone)
+
     try:
         return load_file(str(path)), meta
     except Exception as exc:  # a file that matches its hash but does not parse means a bad manifest entry
@@ -83,6 +85,8 @@ def load_state_dict(name: str, folder: Path | None = None) -> tuple[dict[str, to
 
 def ship(name: str, source: Path, info: dict[str, Any], folder: Path | None = None) -> Path:
     """Copy an exported safetensors file into the shipped weights and record it in the manifest."""
+    import torch  # its version is recorded; only shipping (after training) needs it
+
     folder = folder or weights_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.safetensors"

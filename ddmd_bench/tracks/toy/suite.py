@@ -5,11 +5,14 @@ Registered in `ddmd_bench.generators.resolve.SHIPPED` (lazily, as 'ddmd_bench.tr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ddmd_bench.registry import unknown_name_message
 from ddmd_bench.tracks.toy import shipped
-from ddmd_bench.tracks.toy.generators import ToyGenerator, ToyGeneratorSpec
+from ddmd_bench.tracks.toy.generator_specs import ToyGeneratorSpec
+
+if TYPE_CHECKING:
+    from ddmd_bench.tracks.toy.generators import ToyGenerator
 
 # The guidance scale shipped with the toy teacher (chosen from the sweep in docs/toy-world.md).
 TOY_GUIDANCE = 3.0
@@ -44,6 +47,8 @@ class ToyModels:
         spec = ToyGeneratorSpec.parse(name, student_defaults(files))
         if spec.model not in shipped_models:
             raise ValueError(unknown_name_message("model", name, self.default_suite() + shipped_models))
+        from ddmd_bench.tracks.toy.generators import ToyGenerator  # torch: listing the suite must not load it
+
         return ToyGenerator(spec)
 
     def default_suite(self) -> list[str]:

@@ -14,7 +14,7 @@ from ddmd_bench.metrics.image_reward import ImageReward
 from ddmd_bench.metrics.latency import LatencyConfig
 from ddmd_bench.prompts import PromptSet
 from ddmd_bench.protocol import Protocol
-from ddmd_bench.tracks.toy import shipped, world
+from ddmd_bench.tracks.toy import protocol_facts as facts, shipped, world
 from ddmd_bench.tracks.toy.prompts import toy_prompt_set
 
 if TYPE_CHECKING:
@@ -169,10 +169,8 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
                              f"is number {minimum_limit(prompts)}); use --limit {minimum_limit(prompts)} or more")
         prompts = prompts.head(limit)
     protocol = Protocol(
-        name="toy" if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
-        # v3: world v3 (training captions without wrong values), so every shipped model was retrained; v1-v2 entries
-        # measured models trained on world v1 and stay in their own files.
-        version=3,
+        name=facts.NAME if prompts.name == "toy" else f"toy-n{len(prompts.prompts)}",
+        version=facts.VERSION,
         track="toy",
         prompt_set=prompts.ref(),
         images_per_prompt=1,
@@ -182,6 +180,6 @@ def toy_protocol(limit: int | None = None) -> tuple[Protocol, ToyContext]:
         metrics=metric_specs(),
         latency={**asdict(LATENCY), "device": "cpu", "what": "generate() for one prompt: text encoding, "
                  "denoising loop, uint8 conversion"},
-        description="Embedded toy text-to-image world v3, 16x16 RGB; 256 held-in + 64 held-out prompts.",
+        description=facts.DESCRIPTION,
     )
     return protocol, ToyContext(prompts)
