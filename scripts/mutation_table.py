@@ -4,7 +4,8 @@
     python scripts/mutation_table.py --json docs/mutation-results.json --wall-seconds 5400 --workers 2
 
 With --json the same figures are written as data (per module: counts by outcome, kill rate, survivors by name; and
-the cost of the run: mutants tested and, as given, the wall time and worker count of the run); `ddmd-bench report readme` renders docs/mutation.md's generated table from that file.
+the cost of the run: mutants tested and, as given, the wall time and worker count of the run); `ddmd-bench report
+readme` renders docs/mutation.md's generated table from that file.
 
 Survivors argued equivalent (same behaviour as the original) are listed in scripts/mutation_equivalent.txt, one
 `mutant-name  # argument` per line; they are counted apart and excluded from the kill rate. Exit status 1 when a

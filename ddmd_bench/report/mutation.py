@@ -30,7 +30,7 @@ def _cost(data: dict[str, Any], total: int) -> list[str]:
     if not (tested and wall and workers):
         return []
     per_minute = tested / (wall / 60)
-    return [f"Cost of the run behind this table: {tested} mutants tested in {_duration(wall)} of wall time with "
+    return [f"Cost of the runs behind this table: {tested} mutants tested in {_duration(wall)} of wall time with "
             f"{workers} worker(s) on {run['cpus']} CPU core(s) shared with other work (load average "
             f"{run['load_average'][0]:g} when the results were written, {run['written']}), that is "
             f"{per_minute:.1f} mutants per minute; at that pace all {total} mutants from scratch take about "
@@ -52,10 +52,12 @@ def mutation(data: Sources) -> str:
     total = sum(m["mutants"] for m in modules.values())
     met = [n for n, m in modules.items() if m["kill_rate"] is not None and m["kill_rate"] >= goal]
     below = [n for n, m in modules.items() if m["kill_rate"] is not None and m["kill_rate"] < goal]
+    unchecked = [n for n, m in modules.items() if m["kill_rate"] is None]
     partial = [n for n, m in modules.items() if m["not_run"]]
     lines += ["", f"*From `{RESULTS}`. Goal: at least {goal:.0%} of the non-equivalent checked mutants killed. "
-                  f"Met by {len(met)} of {len(modules)} modules"
+                  f"Met, over the mutants checked so far, by {len(met)} of {len(modules)} modules"
               + (f"; below it: {', '.join(f'`{_path(n)}`' for n in below)}" if below else "")
+              + (f"; none checked yet: {', '.join(f'`{_path(n)}`' for n in unchecked)}" if unchecked else "")
               + (f"; not run to the end: {', '.join(f'`{_path(n)}`' for n in partial)}" if partial else "")
               + ".*"]
     cost = _cost(results, total)

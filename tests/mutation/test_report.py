@@ -16,9 +16,12 @@ def _module(killed, survived, not_run, survivors=(), equivalent=0):
             "survivors": list(survivors)}
 
 
+SURVIVOR = "ddmd_bench.metrics.functional.x_a__mutmut_1"
+
+
 def test_section_lists_each_module_the_goal_the_cost_and_the_survivors(tmp_path):
     results = {"goal": 0.9, "tested": 120, "stale_equivalents": [],
-               "modules": {"ddmd_bench.metrics.functional": _module(95, 5, 0, ["ddmd_bench.metrics.functional.x_a__mutmut_1"], 2),
+               "modules": {"ddmd_bench.metrics.functional": _module(95, 5, 0, [SURVIVOR], 2),
                            "ddmd_bench.leaderboard.store": _module(8, 2, 10),
                            "ddmd_bench.training.losses": _module(0, 0, 7)},
                "run": {"wall_seconds": 1200.0, "workers": 2, "cpus": 4, "load_average": [3.5, 3.0, 2.0],
@@ -30,7 +33,8 @@ def test_section_lists_each_module_the_goal_the_cost_and_the_survivors(tmp_path)
     assert lines[2] == "| `metrics/functional.py` | 102 | 95 | 5 | 2 | 0 | 0 | 0 | 95.0% |"
     assert lines[3] == "| `leaderboard/store.py` | 20 | 8 | 2 | 0 | 0 | 0 | 10 | 80.0% |"
     assert lines[4] == "| `training/losses.py` | 7 | 0 | 0 | 0 | 0 | 0 | 7 | - |"
-    assert ("Met by 1 of 3 modules; below it: `leaderboard/store.py`; not run to the end: `leaderboard/store.py`, "
+    assert ("Met, over the mutants checked so far, by 1 of 3 modules; below it: `leaderboard/store.py`; none "
+            "checked yet: `training/losses.py`; not run to the end: `leaderboard/store.py`, "
             "`training/losses.py`.*") in text
     assert ("120 mutants tested in 20 min of wall time with 2 worker(s) on 4 CPU core(s) shared with other work "
             "(load average 3.5 when the results were written, 2026-01-01 10:00 UTC), that is 6.0 mutants per "
