@@ -189,7 +189,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         if click.get_current_context().get_parameter_source("protocol_name") is ParameterSource.COMMANDLINE:
             raise click.UsageError("give either --protocol or --prompts (a prompt file is its own protocol)")
         try:
-            protocol_name = _prompt_file_protocol(prompts_file, prompts_format, resolution or _recipes_resolution(methods))
+            size = resolution or _recipes_resolution(methods)
+            protocol_name = _prompt_file_protocol(prompts_file, prompts_format, size)
         except (UnknownNameError, ValueError, OSError) as exc:
             raise _fail(exc) from exc
     elif prompts_format is not None:
@@ -501,7 +502,8 @@ def ablation_run(out, seeds, arms, steps, snapshot_every, prompts, batch_size, t
                    "<to>/runs).")
 @click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/ablation"),
               show_default=True, help="Where to write table.md, results.json and curves.png (runs go to <to>/runs).")
-def ablation_report(out, target):
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON instead of the table.")
+def ablation_report(out, target, as_json):
     """Table, paired differences, claims and learning curves of every finished run."""
     from ddmd_bench.tracks.toy.ablation import AblationMismatch, ReportPaths, report
 
@@ -509,6 +511,11 @@ def ablation_report(out, target):
         folder, copied = report(ReportPaths(target, out))
     except (FileNotFoundError, AblationMismatch) as exc:
         raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps({"folder": str(folder), "copied": copied,
+                               "files": [str(folder / n) for n in ("table.md", "results.json", "curves.png")
+                                         if (folder / n).exists()]}, indent=1))
+        return
     if copied is not None:
         click.echo(f"copied {copied} finished run(s) from {out} to {target / 'runs'}")
     click.echo((folder / "table.md").read_text())
@@ -635,7 +642,9 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file (html, markdown) or folder (png). Default: stdout for markdown.")
 @click.option("--sort", "sort_by", default="fid", show_default=True, help="Sort key for the Markdown table.")
-def leaderboard_render(path, fmt, out, sort_by) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print JSON: the files written, or the rendered text when nothing is written.")
+def leaderboard_render(path, fmt, out, sort_by, as_json) -> None:
     """Render a leaderboard as a Markdown table, an HTML page (sortable, filterable, offline) or PNG plots.
 
     \b
@@ -654,16 +663,17 @@ def leaderboard_render(path, fmt, out, sort_by) -> None:
             text = render.html_page(header, entries)
         else:
             written = plots.write_pngs(table.rows(entries), out or Path("."), path.stem)
-            click.echo("\n".join(str(p) for p in written))
+            click.echo(json.dumps({"format": fmt, "written": [str(p) for p in written]}, indent=1) if as_json
+                       else "\n".join(str(p) for p in written))
             return
     except (store.LeaderboardError, ValueError) as exc:
         raise _fail(exc) from exc
     if out is None:
-        click.echo(text)
+        click.echo(json.dumps({"format": fmt, "text": text}, indent=1) if as_json else text)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
-        click.echo(str(out))
+        click.echo(json.dumps({"format": fmt, "written": [str(out)]}, indent=1) if as_json else str(out))
 
 
 @leaderboard.command("import")
@@ -671,7 +681,8 @@ def leaderboard_render(path, fmt, out, sort_by) -> None:
               help="Import the built-in published numbers (Decoupled DMD Table 2, DMD2 zoo, MLPerf gate).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"),
               show_default=True)
-def leaderboard_import(builtin, directory) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print what was added, per leaderboard file, as JSON.")
+def leaderboard_import(builtin, directory, as_json) -> None:
     """Add published results as `reported` entries, each under its own paper protocol (never mixed).
 
     \b
@@ -683,14 +694,21 @@ def leaderboard_import(builtin, directory) -> None:
 
     if not builtin:
         raise click.UsageError("say what to import: --reported")
+    files = []
     for protocol, records in reported.reported_sets():
         added = sum(store.append(directory, protocol, r, origin="reported") for r in records)
-        click.echo(f"{store.path_for(directory, protocol)}: {added} new of {len(records)}")
+        files.append({"leaderboard": str(store.path_for(directory, protocol)), "added": added,
+                      "records": len(records)})
+        if not as_json:
+            click.echo(f"{files[-1]['leaderboard']}: {added} new of {len(records)}")
+    if as_json:
+        click.echo(json.dumps({"files": files}, indent=1))
 
 
 @leaderboard.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
-def leaderboard_validate(paths) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print every checked file and problem as JSON.")
+def leaderboard_validate(paths, as_json) -> None:
     """Check every header, fingerprint, entry hash and number (no NaN or infinity) of each leaderboard and its
     reproductions file; list every problem as FILE:LINE: WHAT and exit 1 if there is any.
 
@@ -701,6 +719,14 @@ def leaderboard_validate(paths) -> None:
     from ddmd_bench.leaderboard import validate
 
     report = validate.validate_paths(paths or (Path("leaderboards"),))
+    if as_json:
+        click.echo(json.dumps({
+            "files": [{"path": str(f.path), "kind": f.kind, "valid": f.valid, "problems": [str(p) for p in f.problems]}
+                      for f in report.files],
+            "empty_folders": [str(d) for d in report.missing], "problems": len(report.problems)}, indent=1))
+        if report.problems:
+            sys.exit(1)
+        return
     for line in report.lines():
         click.echo(line)
     if report.problems:
@@ -839,7 +865,8 @@ def prompts_list(as_json) -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=None)
 @click.option("--data", "data_files", multiple=True, metavar="KEY=PATH",
               help="The protocol's data files (literature protocols read their prompts from them).")
-def prompts_show(protocol_name, limit, data_files) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the protocol's name, fingerprint and (seed, prompt) list.")
+def prompts_show(protocol_name, limit, data_files, as_json) -> None:
     """Print a protocol's prompts, one per line, with their seeds (after every check `evaluate` would make).
 
     \b
@@ -853,7 +880,13 @@ def prompts_show(protocol_name, limit, data_files) -> None:
         protocol, ctx = get_protocol(protocol_name, limit, data=_parse_data(data_files))
     except (UnknownNameError, ValueError, OSError) as exc:
         raise _fail(exc) from exc
-    for seed, p in zip(protocol.seeds(len(ctx.prompt_set.prompts)), ctx.prompt_set.prompts):
+    pairs = list(zip(protocol.seeds(len(ctx.prompt_set.prompts)), ctx.prompt_set.prompts))
+    if as_json:
+        click.echo(json.dumps({"protocol": protocol.name, "version": protocol.version,
+                               "fingerprint": protocol.fingerprint,
+                               "prompts": [{"seed": seed, "prompt": p} for seed, p in pairs]}, indent=1))
+        return
+    for seed, p in pairs:
         click.echo(f"{seed}\t{p}")
 
 
