@@ -79,3 +79,16 @@ def test_geneval_out_writes_genevals_layout_of_the_run(tmp_path, monkeypatch):
     images = sorted((tmp_path / "results").rglob("images/*.png"))
     assert len(images) == 8
     assert [p.read_bytes() for _, samples in read for p in samples] == [p.read_bytes() for p in images]
+
+
+def test_dry_run_lists_the_recipes_and_the_metrics_downloads(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = CliRunner().invoke(main, ["evaluate", "--dry-run", "--json", "--method", "dmd2-sdxl-4step",
+                                       "--prompts", str(FIXTURES / "parti.tsv")])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["download_plan"]
+    assert plan["repos"] == ["stabilityai/stable-diffusion-xl-base-1.0", "tianweiy/DMD2",
+                             "timm/vit_large_patch14_clip_224.openai", "THUDM/ImageReward",
+                             "google-bert/bert-base-uncased"]
+    assert "hf download THUDM/ImageReward ImageReward.pt med_config.json" in plan["commands"]
