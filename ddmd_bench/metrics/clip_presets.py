@@ -3,8 +3,12 @@
 | preset | model (open_clip) | formula | prefix | extra preprocessing |
 |---|---|---|---|---|
 | dmd2 | ViT-g-14 laion2b_s12b_b42k | raw cosine (papers print x100) | "A photo depicts " | centre crop, LANCZOS 256 |
-| mlperf | ViT-B-32, OpenAI weights | 100 cos | - | - |
-| torchmetrics | ViT-L-14, OpenAI weights | 100 max(mean cos, 0) | - | - |
+| mlperf | ViT-B-32-quickgelu, OpenAI weights | 100 cos | - | - |
+| torchmetrics | ViT-L-14-quickgelu, OpenAI weights | 100 max(mean cos, 0) | - | - |
+
+OpenAI's CLIP weights were trained with QuickGELU. open_clip builds them with it when asked for the `openai`
+pretrained tag, but not when the weights come from a file path, which is how the resolver hands them over: the
+presets therefore name the `-quickgelu` model configs explicitly.
 
 The torchmetrics preset uses open_clip's copy of the OpenAI ViT-L/14 weights and open_clip's transform, not the
 Hugging Face processor that torchmetrics calls, so it matches torchmetrics' formula but not necessarily its
@@ -42,8 +46,8 @@ PRESETS: Registry[ClipPreset] = Registry("CLIP-score preset")
 for _p in (
     ClipPreset("dmd2", "ViT-g-14", "openclip-vit-g-14-laion2b-s12b-b42k", scale=1.0, prefix="A photo depicts ",
                pre_resize=256, note="GigaGAN/DMD/DMD2 evaluation: raw cosine"),
-    ClipPreset("mlperf", "ViT-B-32", "openclip-vit-b-32-openai", scale=100.0, note="MLPerf Inference SDXL"),
-    ClipPreset("torchmetrics", "ViT-L-14", "openclip-vit-l-14-openai", scale=100.0, clamp_mean_at_zero=True,
+    ClipPreset("mlperf", "ViT-B-32-quickgelu", "openclip-vit-b-32-openai", scale=100.0, note="MLPerf Inference SDXL"),
+    ClipPreset("torchmetrics", "ViT-L-14-quickgelu", "openclip-vit-l-14-openai", scale=100.0, clamp_mean_at_zero=True,
                note="torchmetrics CLIPScore formula; open_clip transform instead of the HF processor"),
 ):
     PRESETS.add(_p.name, _p)

@@ -42,7 +42,7 @@ NAMES = ("coco30k-256", "coco10k-512-patch", "mlperf-sdxl-5k")
 GOLDEN = {
     "coco30k-256-cocosample-s0": "e6048caaa63b7ed73cac0cd018df640cc5ab14ddf14c03abb4eaf4032400d1e1",
     "coco10k-512-patch": "1a8a2f5ded18779e60a5c4b355bf9dfbcefe621b6061c31ed0855b8a52e957fc",
-    "mlperf-sdxl-5k": "1f19af6ef8f46c66b165ea7c3896762a6d46356a30daab00cce2aecb1ad22c6b",
+    "mlperf-sdxl-5k": "31e7e0764aaf9f1d5b130b36bf2c2b7f8c4349823dc6eeed837a7b96864f388f",
 }
 
 
@@ -177,7 +177,7 @@ def test_protocol_records_what_makes_results_comparable(files):
     assert clip["model"] == "ViT-g-14" and clip["scale"] == 1.0 and clip["prefix"] == "A photo depicts "
     assert "weights_sha256" not in fid  # not pinned: unknown until the weights are resolved, recorded per result
     mlperf, _ = get_protocol("mlperf-sdxl-5k", data=data_for("mlperf-sdxl-5k", files))
-    assert mlperf.metrics["clip_score"]["model"] == "ViT-B-32" and mlperf.metrics["clip_score"]["scale"] == 100.0
+    assert mlperf.metrics["clip_score"]["model"] == "ViT-B-32-quickgelu" and mlperf.metrics["clip_score"]["scale"] == 100.0
     assert mlperf.metrics["fid"]["gate"]["low"] == 23.01085758
 
 

@@ -165,7 +165,7 @@ COCO10K_512_PATCH = LiteratureSpec(
 )
 
 MLPERF_SDXL_5K = LiteratureSpec(
-    name="mlperf-sdxl-5k", version=1, n_prompts=5_000, resolution=1024,
+    name="mlperf-sdxl-5k", version=2, n_prompts=5_000, resolution=1024,
     prompt_sources=(PromptSource(_MLPERF_TSV, "mlperf-coco", "mlperf-coco2014-5k", "MLPerf captions_source.tsv"),),
     fids=(FidSpec("fid", "inception", "none",
                   _stats("reference_stats", "mlperf-sdxl-5k", "fid",
