@@ -87,10 +87,18 @@ def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
 
 # ---------------------------------------------------------------------------------------------------- evaluate
 
-def _prompt_formats() -> list[str]:
-    from ddmd_bench.prompts import FORMATS  # prompt readers only (no model backend): the choices of --format
+class _PromptFormat(click.Choice):
+    """The prompt formats as choices, read when an option is parsed or its help shown, so that importing the
+    command line does not load the prompt readers (and numpy)."""
 
-    return FORMATS.names()
+    def __init__(self) -> None:
+        self.case_sensitive = True
+
+    @property
+    def choices(self) -> list[str]:
+        from ddmd_bench.prompts import FORMATS  # numpy: only when --format is parsed or shown
+
+        return FORMATS.names()
 
 
 @main.command()
@@ -142,7 +150,7 @@ def _prompt_formats() -> list[str]:
               metavar="FILE", help="Evaluate on your own prompt file instead of --protocol: a reference-free protocol "
               "named by the file's sha256 (CLIP score, ImageReward; FID with --data reference_stats=PATH), with its "
               "own leaderboard file. Generated at --resolution, else the recipe's, else 1024 px.")
-@click.option("--format", "prompts_format", type=click.Choice(_prompt_formats()), default=None,
+@click.option("--format", "prompts_format", type=_PromptFormat(), default=None,
               help="Format of the --prompts file (default: from its suffix).")
 @click.option("--geneval-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="With a GenEval protocol (--protocol geneval or geneval-512): also write the images in "
