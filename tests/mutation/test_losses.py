@@ -266,3 +266,17 @@ def test_fake_loss_does_not_reach_the_student():
     fake.a.requires_grad_(True)
     fake_loss(_teacher(), fake, x, COND, torch.Generator().manual_seed(5), (0.1, 0.9)).backward()
     assert x.grad is None and fake.a.grad is not None
+
+
+def test_fake_loss_noise_follows_a_low_precision_student():
+    x = _x().detach().to(torch.bfloat16)
+    cond = (COND[0].to(torch.bfloat16),)
+    got = fake_loss(_teacher(), FAKE, x, cond, torch.Generator().manual_seed(5), (0.1, 0.9))
+    teacher, gen = _teacher(), torch.Generator().manual_seed(5)
+    p = teacher.parameterization
+    u = torch.rand(4, generator=gen, dtype=torch.float64)
+    eps = torch.randn((4, *SHAPE), generator=gen).to(torch.bfloat16)
+    sigma = F.time_shift(0.1 + 0.8 * u, 1.0).to(torch.bfloat16)
+    pred = _call(FAKE, p.add_noise(x, eps, sigma), sigma, cond)
+    assert pred.dtype == torch.bfloat16
+    assert got == (pred.float() - p.target(x, eps, sigma).float()).square().mean()
