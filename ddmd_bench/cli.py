@@ -392,11 +392,13 @@ def _preset_command(preset: str) -> click.Command:
     @click.option("--ship", is_flag=True, help="Copy the EMA student into the package (toy presets).")
     @click.option("--ship-last-good", is_flag=True,
                   help="If the run diverges, ship the last good checkpoint (the divergence is recorded).")
+    @click.option("--force", is_flag=True,
+                  help="With --ship: replace a student that is already shipped (and its manifest entry).")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
     @click.option("--parallel", type=click.Choice(["ddp", "fsdp"]), default="ddp", show_default=True,
                   help="Under torchrun: replicate the models (DDP) or shard them (FSDP, for models that do not fit "
                        "on one GPU). Same update either way.")
-    def command(out, overrides, prompts, ship, ship_last_good, threads, parallel):
+    def command(out, overrides, prompts, ship, ship_last_good, force, threads, parallel):
         import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.distill import run_preset
@@ -408,7 +410,7 @@ def _preset_command(preset: str) -> click.Command:
         try:
             info = run_preset(preset, out or Path("runs") / preset, parse_overrides(overrides), prompts, ship,
                               "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good,
-                              parallel)
+                              parallel, force=force)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps(info, indent=1, default=str))
@@ -423,8 +425,9 @@ def _train_command(name: str, help_text: str):
                   help="Run folder (default runs/toy-<name>). Re-running the same command resumes.")
     @click.option("--steps", type=click.IntRange(min=1), default=None, help="Override the number of steps.")
     @click.option("--ship", is_flag=True, help="Copy the result into the package and update the weights manifest.")
+    @click.option("--force", is_flag=True, help="With --ship: replace the shipped model (and its manifest entry).")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-    def command(track, out, steps, ship, threads):
+    def command(track, out, steps, ship, force, threads):
         import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.model_training import TRAINERS
@@ -432,7 +435,10 @@ def _train_command(name: str, help_text: str):
         if threads:
             torch.set_num_threads(threads)
         logging.getLogger("ddmd_bench").setLevel(logging.INFO)
-        info = TRAINERS[name](out or Path("runs") / f"toy-{name}", steps, ship)
+        try:
+            info = TRAINERS[name](out or Path("runs") / f"toy-{name}", steps, ship, force=force)
+        except ValueError as exc:  # a refused --ship (the file exists and --force is not given)
+            raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps(info, indent=1, default=str))
 
     return command
@@ -979,6 +985,43 @@ def stats_info(path) -> None:
     except ValueError as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps({k: v for k, v in meta.items() if k not in ("mu", "sigma")}, indent=1))
+
+
+# ---------------------------------------------------------------------------------------------------- export
+
+@main.command("export")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Output folder (new or empty): a diffusers pipeline folder for runs on a diffusers teacher, the "
+                   "student file for toy runs; export.json records the run, its config and every file's sha256.")
+@click.option("--json", "as_json", is_flag=True, help="Print the export record as JSON.")
+def export(run_dir, out, as_json) -> None:
+    """Export a training run's EMA student: a diffusers pipeline with its few-step scheduler, plus the LoRA in
+    diffusers' format (lora/pytorch_lora_weights.safetensors, for `pipe.load_lora_weights`); toy runs export their
+    student file.
+
+    \b
+    Examples:
+      ddmd-bench export runs/my-sd15-run --out exports/my-sd15-4step
+      ddmd-bench evaluate --pipeline exports/my-sd15-4step
+      ddmd-bench export runs/toy-ddmd-4step --out exports/toy-ddmd-4step --json
+    """
+    from ddmd_bench.training.export import export_run  # heavy backend (torch, diffusers): only when exporting
+
+    try:
+        result = export_run(run_dir, out)
+    except (ValueError, RuntimeError) as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        click.echo(json.dumps({"out": str(result.out_dir), **result.record}, indent=1, default=str))
+        return
+    student = result.record["student"]
+    click.echo(f"exported {run_dir} ({result.kind}, {len(student['student_sigmas'])}-step student "
+               f"{student['sha256'][:12]}) to {result.out_dir}")
+    lora = result.record.get("lora")
+    if lora:
+        click.echo(f"  LoRA (rank {lora['rank']}, {lora['component']}): pipe.load_lora_weights("
+                   f"'{result.out_dir / lora['folder']}', weight_name='{lora['weight_name']}') on {lora['base']}")
 
 
 # ---------------------------------------------------------------------------------------------------- doctor

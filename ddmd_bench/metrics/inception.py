@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ddmd_bench import resolver
 from ddmd_bench.metrics.base import check_images
 from ddmd_bench.utils.threads import available_cores, local_processes
 
@@ -75,8 +76,6 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 def _load_inception(weights: str | Path | None) -> tuple[torch.nn.Module, str]:
     from cleanfid.inception_torchscript import InceptionV3W
-
-    from ddmd_bench import resolver
 
     path = resolver.resolve(resolver.WEIGHTS.get("inception-fid"), explicit=weights)
     return InceptionV3W(str(path.parent), download=False), resolver.sha256_file(path)

@@ -116,3 +116,28 @@ def test_ship_refuses_to_overwrite_without_force(weights_copy, tmp_path):
     entry = shipped.read_manifest()["files"][target.name]
     assert info["shipped_to"] == str(target) and target.read_bytes() != before
     assert entry["sha256"] == hashing.file_sha256(target) and entry["distill_config"]["steps"] == TINY["steps"]
+
+
+def test_export_command_writes_the_student_and_its_record(toy_run, tmp_path):
+    from click.testing import CliRunner
+
+    from ddmd_bench.cli import main
+
+    out = tmp_path / "exported"
+    result = CliRunner().invoke(main, ["export", str(toy_run), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert record["out"] == str(out) and (out / RECORD).exists()
+    assert record["student"]["sha256"] == hashing.file_sha256(out / "student.safetensors")
+    again = CliRunner().invoke(main, ["export", str(toy_run), "--out", str(out)])  # an occupied folder: refused
+    assert again.exit_code == 1 and "Traceback" not in again.output and str(out) in again.output
+
+
+def test_train_ship_without_force_is_a_clear_cli_error(weights_copy, tmp_path):
+    from click.testing import CliRunner
+
+    from ddmd_bench.cli import main
+
+    result = CliRunner().invoke(main, ["train", "classifier", "--out", str(tmp_path / "c"), "--steps", "1", "--ship"])
+    assert result.exit_code == 1 and "--force" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "c").exists()
