@@ -15,7 +15,6 @@ import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ddmd_bench import resolver
@@ -24,15 +23,14 @@ from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.build import PromptCountMismatch, build
 from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 from ddmd_bench.tracks.literature.reported import reported_sets
-from ddmd_bench.tracks.literature.references import ReferenceStatsMismatch, expected_identity
+from ddmd_bench.tracks.literature.references import ReferenceStatsMismatch
 from ddmd_bench.tracks.literature.specs import SPECS
-from ddmd_bench.metrics import reference
 from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
-from ddmd_bench.metrics.fid import ReferenceStats
 from ddmd_bench.prompts import DuplicatePromptId, EmptyPromptSet
 from ddmd_bench.protocol import PromptSetMismatch, check_prompts
 from ddmd_bench.protocols import PROTOCOLS, describe, get_protocol
 from tests.conftest import SHARED_DATA
+from tests.factories import write_mlperf_tsv, write_stats
 
 FX = Path(__file__).resolve().parents[1] / "fixtures" / "literature"
 DMD2_SHA = "edabd2a556026cbf5d36a5fffa35ad43d7ba71b72f6d640b727c1edefb7f1945"
@@ -56,34 +54,8 @@ def four_dimensional_features(monkeypatch):
 
 # ------------------------------------------------------------------------------------------------ data builders
 
-def write_stats(path: Path, protocol: str, metric: str, n: int | None = None, identity: dict | None = None,
-                **changes) -> Path:
-    """A statistics file as make_reference_stats(protocol, metric, ...) would write it (4-d made-up statistics);
-    `changes` edit the identity; `identity={}` writes none (a plain `stats make` file)."""
-    spec = SPECS.get(protocol)
-    fid = spec.fid(metric)
-    ident = {**expected_identity(spec, fid), **changes} if identity is None else identity
-    ext = types.SimpleNamespace(id=f"fake-inception|000000000000|{fid.eval_transform}", weights_sha256="0" * 64,
-                                preprocessing="made-up statistics for tests")
-    stats = ReferenceStats(np.arange(4.0), np.eye(4), n if n is not None else fid.reference_n, ext.id,
-                           fid.reference_id)
-    reference.save(stats, ext, path, None if ident == {} else ident)
-    return path
-
-
 def write_lines(path: Path, n: int, stem: str = "a synthetic caption number") -> Path:
     path.write_text("".join(f"{stem} {i}\n" for i in range(n)), encoding="utf-8")
-    return path
-
-
-def write_mlperf_tsv(path: Path, n: int, duplicate_id: bool = False) -> Path:
-    rows = ["id\timage_id\tcaption\theight\twidth\tfile_name\tcoco_url"]
-    for i in range(n):
-        ann = 7 if duplicate_id and i == n - 1 else 10 * i + 7
-        name = f"COCO_val2014_{100000 + i:012d}.jpg"
-        rows.append(f"{ann}\t{100000 + i}\tA synthetic scene {i}.\t480\t640\t{name}\t"
-                    f"http://images.cocodataset.org/val2014/{name}")
-    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 
 
