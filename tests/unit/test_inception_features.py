@@ -8,19 +8,7 @@ import torch
 from PIL import Image
 
 from ddmd_bench.metrics.inception import CleanFIDFeatures
-
-
-class TinyExtractor(torch.nn.Module):
-    """A random-weight stand-in for Inception (clean-fid accepts any module taking [0, 255] floats)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        torch.manual_seed(0)
-        self.conv = torch.nn.Conv2d(3, 8, 7, stride=4)
-        self.fc = torch.nn.Linear(8, 16)
-
-    def forward(self, x):
-        return self.fc(torch.relu(self.conv(x / 255.0)).mean((2, 3)))
+from tests.factories import TinyExtractor
 
 
 def _images(n=6, size=40):
