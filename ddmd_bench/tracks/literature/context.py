@@ -80,6 +80,4 @@ class LiteratureContext:
 
     def data_record(self) -> dict[str, dict[str, str]]:
         """Data files used, for the result record: key -> {path, sha256, verified against a known hash or not}."""
-        return {key: {"path": str(f.path), "sha256": f.sha256,
-                      "check": "known sha256 verified" if f.spec.sha256 else "no known hash: recorded"}
-                for key, f in self.data.items()}
+        return {key: f.to_record() for key, f in self.data.items()}

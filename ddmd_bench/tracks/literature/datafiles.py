@@ -66,6 +66,11 @@ class VerifiedFile:
     path: Path
     sha256: str
 
+    def to_record(self) -> dict[str, str]:
+        """{path, sha256, check}: what a result record says about this file (verified against a known hash or not)."""
+        return {"path": str(self.path), "sha256": self.sha256,
+                "check": "known sha256 verified" if self.spec.sha256 else "no known hash: recorded"}
+
 
 def check_keys(protocol: str, specs: tuple[DataFile, ...], data: Mapping[str, str | Path]) -> None:
     """Every given key must be declared by the protocol (a typo would otherwise be silently ignored)."""
