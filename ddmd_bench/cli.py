@@ -342,15 +342,15 @@ class _TrainGroup(click.Group):
     """`train` subcommands are the toy track's own models plus every distillation preset (presets.py)."""
 
     def list_commands(self, ctx):
-        from ddmd_bench.tracks.toy.presets import PRESETS
+        from ddmd_bench.tracks.toy.presets import DISTILL_PRESETS
 
-        return super().list_commands(ctx) + PRESETS.names()
+        return super().list_commands(ctx) + DISTILL_PRESETS.names()
 
     def get_command(self, ctx, name):
-        from ddmd_bench.tracks.toy.presets import PRESETS
+        from ddmd_bench.tracks.toy.presets import DISTILL_PRESETS
 
         command = super().get_command(ctx, name)
-        if command is None and name in PRESETS:
+        if command is None and name in DISTILL_PRESETS:
             return _preset_command(name)
         return command
 
@@ -961,7 +961,7 @@ def stats_make(source, out, extractor, protocol_name, metric, weights, batch_siz
       ddmd-bench stats make real/ --extractor toy --out refs/toy.npz
     """
     from ddmd_bench import resolver
-    from ddmd_bench.tracks.literature.references import make_reference_stats
+    from ddmd_bench.tracks.literature.reference_stats import make_reference_stats
     from ddmd_bench.metrics import reference
 
     try:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ImageReward parity: the official package (PyPI image-reward 1.5, in an isolated venv with the last working set of
-# its dependencies, PROTOCOLS.md section 3) against ddmd_bench.metrics.image_reward, on one randomly initialised
+# its dependencies, docs/protocols.md) against ddmd_bench.metrics.image_reward, on one randomly initialised
 # official model, random images and prompts. Needs no network beyond the package registry: the bert-base-uncased
 # tokenizer both sides use is a synthetic 30,522-token vocabulary in a private HF cache (token ids only need to
 # agree between the two sides), and the weights are random.

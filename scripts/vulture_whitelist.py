@@ -36,3 +36,6 @@ _.text_proj
 # evaluation/records.py Result: fields written to the result file by asdict, read back as JSON keys
 _.created
 _.schema_version
+
+# cli.py _PromptFormat: read by click.Choice when it converts a value
+_.case_sensitive

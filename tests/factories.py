@@ -375,7 +375,7 @@ def write_stats(path: Path, protocol: str, metric: str, n: int | None = None, id
 
     from ddmd_bench.metrics import reference
     from ddmd_bench.metrics.fid import ReferenceStats
-    from ddmd_bench.tracks.literature.references import expected_identity
+    from ddmd_bench.tracks.literature.reference_stats import expected_identity
     from ddmd_bench.tracks.literature.specs import SPECS
 
     spec = SPECS.get(protocol)

@@ -5,7 +5,7 @@ generate at their resolution and leave resizing to each metric (FID's centre cro
 full resolution), so for them a generator at another size is an error, not a silent resize.
 
 Square images are resized with PIL's LANCZOS filter (the filter the literature protocols use for reference images,
-PROTOCOLS.md §5); non-square images are centre-cropped to a square first (`metrics.transforms.centre_crop_resize`,
+docs/protocols.md); non-square images are centre-cropped to a square first (`metrics.transforms.centre_crop_resize`,
 the one implementation of both steps). Images already at the resolution pass
 through untouched, so the toy track's numbers do not move.
 """

@@ -1,4 +1,4 @@
-"""Named CLIP-score presets reproducing the definitions papers use (PROTOCOLS.md §2), loaded via the resolver.
+"""Named CLIP-score presets reproducing the definitions papers use (docs/protocols.md), loaded via the resolver.
 
 | preset | model (open_clip) | formula | prefix | extra preprocessing |
 |---|---|---|---|---|

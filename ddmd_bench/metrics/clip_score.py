@@ -16,7 +16,7 @@ from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
 
 @dataclass(frozen=True, slots=True)
 class ClipScoreConfig:
-    """How a CLIP score is defined (PROTOCOLS.md §2 lists three incompatible definitions in the literature)."""
+    """How a CLIP score is defined (docs/protocols.md lists the incompatible definitions in the literature)."""
 
     model_id: str
     weights_sha256: str

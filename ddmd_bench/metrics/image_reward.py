@@ -4,7 +4,7 @@ cross-attention, built from transformers' `BlipVisionModel` and `BlipTextModel`,
 
 Score = (MLP(text [CLS] after cross-attending to the image tokens) - 0.16717362830052426) / 1.0333394966054072;
 images bicubic-resized to 224 and centre-cropped, CLIP mean/std; prompts tokenised by bert-base-uncased plus
-BLIP's [DEC]/[ENC] tokens, padded and truncated to 35 tokens (PROTOCOLS.md section 3).
+BLIP's [DEC]/[ENC] tokens, padded and truncated to 35 tokens (docs/protocols.md).
 """
 
 from __future__ import annotations

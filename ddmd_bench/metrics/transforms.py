@@ -7,7 +7,7 @@ Evaluation-resolution transforms are applied to images before an FID feature ext
 
 GigaGAN, DMD and DMD2 do not feed generated images to FID at their native size: both the generated and the reference
 images are centre-cropped to a square on the long edge and resized with LANCZOS to the evaluation resolution (256
-for SD1.5 on COCO-30k, 512 for SDXL on coco10k), and only then does clean-fid resize them to 299 (PROTOCOLS.md §5;
+for SD1.5 on COCO-30k, 512 for SDXL on coco10k), and only then does clean-fid resize them to 299 (docs/protocols.md;
 DMD2 `main/coco_eval/coco_evaluator.py`). The transform is therefore part of the extractor's identity: it is appended
 to the extractor id, so reference statistics made at another resolution are refused by `FID`.
 """

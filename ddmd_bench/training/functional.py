@@ -1,7 +1,7 @@
 """Pure math of the DMD family (no models, no state): directions, normalisations, surrogate losses, time shift.
 
 Convention: `sigma` is the noise level in [0, 1] (0 = clean, 1 = pure noise), as in diffusers' flow schedulers.
-The Decoupled DMD paper writes flow time t = 1 - sigma (t = 1 clean); ALGORITHMS.md section 1.
+The Decoupled DMD paper writes flow time t = 1 - sigma (t = 1 clean); docs/trainer.md.
 """
 
 from __future__ import annotations

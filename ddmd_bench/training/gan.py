@@ -1,4 +1,4 @@
-"""DMD2's optional GAN term (ALGORITHMS.md §5): a small classifier head on the fake model's middle features.
+"""DMD2's optional GAN term (docs/trainer.md): a small classifier head on the fake model's middle features.
 
 Real and generated images are noised at the same kind of level the fake model is trained on, passed through the fake
 network, and the head classifies the pooled features of its middle block (a UNet's mid-block, or the middle block of a

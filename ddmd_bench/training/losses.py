@@ -1,4 +1,4 @@
-"""Generator and fake-model losses of the DMD family as small callables (ALGORITHMS.md sections 2 to 5).
+"""Generator and fake-model losses of the DMD family as small callables (docs/trainer.md).
 
 `DMDLoss` covers coupled DMD/DMD2 (schedule 'coupled', `shared_cfg` normalisation), Decoupled DMD (the decoupled
 schedules) and the CA-only / DM-only ablations. The generator loss is one surrogate 0.5 mean((x - sg(x + CA + DM))^2):
@@ -17,7 +17,7 @@ import torch
 from ddmd_bench.registry import Registry
 from ddmd_bench.training import functional as F
 from ddmd_bench.training.bundle import Cond, TeacherBundle, cat_cond
-from ddmd_bench.training.schedules import SCHEDULES
+from ddmd_bench.training.schedules import RENOISING_SCHEDULES
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ for _t in TERMS:
 
 @dataclass(frozen=True, slots=True)
 class DMDLossConfig:
-    """What the generator loss computes; see ALGORITHMS.md for each option's source."""
+    """What the generator loss computes; see docs/trainer.md for each option's source."""
 
     schedule: str = "decoupled-hybrid"
     normalization: str = "per_branch"
@@ -45,7 +45,7 @@ class DMDLossConfig:
 
     def validate(self) -> None:
         """Fail early on names that do not exist (did-you-mean errors)."""
-        SCHEDULES.get(self.schedule)
+        RENOISING_SCHEDULES.get(self.schedule)
         NORMS.get(self.normalization)
         TERM_CHOICES.get(self.terms)
         if self.shift is not None and not self.shift > 0:
@@ -75,7 +75,7 @@ class DMDLoss:
     def __init__(self, config: DMDLossConfig, teacher: TeacherBundle) -> None:
         config.validate()
         self.config, self.teacher = config, teacher
-        self.schedule = SCHEDULES.get(config.schedule)
+        self.schedule = RENOISING_SCHEDULES.get(config.schedule)
         teacher_shift = teacher.time_shift
         self.shift = teacher_shift if config.shift is None else float(config.shift)
         if self.shift != teacher_shift:

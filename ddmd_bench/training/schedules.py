@@ -14,7 +14,7 @@ import torch
 from ddmd_bench.registry import Registry
 from ddmd_bench.training.functional import time_shift
 
-SCHEDULES: Registry = Registry("re-noising schedule")
+RENOISING_SCHEDULES: Registry = Registry("re-noising schedule")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,4 +58,4 @@ for _s in (
     Schedule("decoupled-constrained", True, True, False, "both cleaner than the student's step: U(t,1)"),
     Schedule("decoupled-hybrid", True, False, False, "Decoupled DMD: tau_CA ~ U(t,1), tau_DM ~ U(0,1)"),
 ):
-    SCHEDULES.add(_s.name, _s)
+    RENOISING_SCHEDULES.add(_s.name, _s)

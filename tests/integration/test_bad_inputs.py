@@ -300,7 +300,7 @@ def test_debug_shows_the_traceback_behind_a_refused_input(tmp_path):
 
 
 def test_feature_dimensions_match_the_extractors():
-    from ddmd_bench.tracks.literature.references import FEATURE_DIMS
+    from ddmd_bench.tracks.literature.reference_stats import FEATURE_DIMS
     from ddmd_bench.metrics.inception import CleanFIDFeatures, PatchFIDFeatures
 
     assert FEATURE_DIMS == {"inception": CleanFIDFeatures.dim, "inception-patch": PatchFIDFeatures.dim}

@@ -15,7 +15,7 @@ from ddmd_bench.training import functional as F
 from ddmd_bench.training.bundle import TeacherBundle
 from ddmd_bench.training.losses import DMDLoss, DMDLossConfig, fake_loss
 from ddmd_bench.training.parameterization import PARAMETERIZATIONS
-from ddmd_bench.training.schedules import SCHEDULES
+from ddmd_bench.training.schedules import RENOISING_SCHEDULES
 
 SHAPE = (2, 2, 2)
 
@@ -53,7 +53,7 @@ def _reference(c: DMDLossConfig, teacher, x, cond=COND, uncond=UNCOND, fake=FAKE
     """The loss written out from its documentation."""
     gen = torch.Generator().manual_seed(seed)
     n = SIGMA.shape[0]
-    levels = SCHEDULES.get(c.schedule).sample(SIGMA, gen, shift, c.clip)
+    levels = RENOISING_SCHEDULES.get(c.schedule).sample(SIGMA, gen, shift, c.clip)
     noise_ca = torch.randn((n, *SHAPE), generator=gen)
     noise_dm = noise_ca if levels.shared else torch.randn((n, *SHAPE), generator=gen)
     rows = rows or slice(0, n)
@@ -121,7 +121,7 @@ def test_loss_value_gradient_and_diagnostics_match_the_written_out_loss(schedule
         assert stats["ca_mag"] == 0.0
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES.names())
+@pytest.mark.parametrize("schedule", RENOISING_SCHEDULES.names())
 def test_every_schedule_replays(schedule):
     _check(DMDLossConfig(schedule=schedule, guidance=2.0, eps=0.01))
 

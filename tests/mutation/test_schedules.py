@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ddmd_bench.training.schedules import SCHEDULES
+from ddmd_bench.training.schedules import RENOISING_SCHEDULES
 
 
-@pytest.mark.parametrize("name", SCHEDULES.names())
+@pytest.mark.parametrize("name", RENOISING_SCHEDULES.names())
 def test_sample_draws_exactly_two_uniforms_per_sample(name):
     sigma = torch.tensor([0.9, 0.5, 0.2])
     gen = torch.Generator().manual_seed(4)
-    SCHEDULES.get(name).sample(sigma, gen, 1.0, (0.02, 0.98))
+    RENOISING_SCHEDULES.get(name).sample(sigma, gen, 1.0, (0.02, 0.98))
     after = torch.randn(5, generator=gen)
     ref = torch.Generator().manual_seed(4)
     torch.rand((2, 3), generator=ref, dtype=torch.float64)

@@ -11,7 +11,7 @@ import torch
 from ddmd_bench.registry import UnknownNameError
 from ddmd_bench.training import functional as F
 from ddmd_bench.training.losses import DMDLoss, DMDLossConfig
-from ddmd_bench.training.schedules import SCHEDULES
+from ddmd_bench.training.schedules import RENOISING_SCHEDULES
 from tests.factories import tiny_flow_bundle
 
 GUIDANCE = 2.5
@@ -43,7 +43,7 @@ def _ours(setup, **kw):
 def _draws(n, shape, schedule="coupled", clip=(0.02, 0.98), sigma=None):
     """The loss's documented draw order: levels, then CA noise, then DM noise (if not shared)."""
     gen = torch.Generator().manual_seed(11)
-    levels = SCHEDULES.get(schedule).sample(sigma, gen, 1.0, clip)
+    levels = RENOISING_SCHEDULES.get(schedule).sample(sigma, gen, 1.0, clip)
     noise_ca = torch.randn((n, *shape), generator=gen)
     noise_dm = noise_ca if levels.shared else torch.randn((n, *shape), generator=gen)
     return levels, noise_ca.double(), noise_dm.double()
@@ -127,18 +127,18 @@ def test_none_normalisation_leaves_the_directions_raw(setup):
 def test_schedules_respect_the_students_step():
     sigma = torch.full((4000,), 0.4)
     gen = torch.Generator().manual_seed(0)
-    hybrid = SCHEDULES.get("decoupled-hybrid").sample(sigma, gen, 1.0, (0.0, 1.0))
+    hybrid = RENOISING_SCHEDULES.get("decoupled-hybrid").sample(sigma, gen, 1.0, (0.0, 1.0))
     assert hybrid.sigma_ca.max() <= 0.4 and hybrid.sigma_dm.max() > 0.9 and not hybrid.shared
-    constrained = SCHEDULES.get("decoupled-constrained").sample(sigma, gen, 1.0, (0.0, 1.0))
+    constrained = RENOISING_SCHEDULES.get("decoupled-constrained").sample(sigma, gen, 1.0, (0.0, 1.0))
     for levels in (constrained.sigma_ca, constrained.sigma_dm):  # both branches bounded, and the bound reached
         assert 0.39 < levels.max() <= 0.4
     assert not constrained.shared
-    full = SCHEDULES.get("decoupled-full").sample(sigma, gen, 1.0, (0.0, 1.0))
+    full = RENOISING_SCHEDULES.get("decoupled-full").sample(sigma, gen, 1.0, (0.0, 1.0))
     assert full.sigma_ca.max() > 0.9 and full.sigma_dm.max() > 0.9
-    coupled = SCHEDULES.get("coupled").sample(sigma, gen, 1.0, (0.02, 0.98))
+    coupled = RENOISING_SCHEDULES.get("coupled").sample(sigma, gen, 1.0, (0.02, 0.98))
     assert coupled.shared and torch.equal(coupled.sigma_ca, coupled.sigma_dm)
     assert coupled.sigma_ca.min() >= 0.02 and coupled.sigma_ca.max() <= 0.98
-    shifted = SCHEDULES.get("decoupled-full").sample(sigma, torch.Generator().manual_seed(1), 3.0, (0.0, 1.0))
+    shifted = RENOISING_SCHEDULES.get("decoupled-full").sample(sigma, torch.Generator().manual_seed(1), 3.0, (0.0, 1.0))
     assert shifted.sigma_ca.mean() > 0.6  # shift 3 pushes uniform draws (mean 0.5) towards noise
 
 

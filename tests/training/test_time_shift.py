@@ -75,10 +75,10 @@ def test_constrained_ca_levels_are_drawn_before_the_teachers_shift(sd3_teacher):
 def test_bound_maps_back_to_the_students_level_golden():
     # sigma_pre = 0.5 at shift 3 is the student level 0.75; draws time_shift(0.5 u, 3) = 1.5 u / (1 + u) have
     # maximum 0.75 and mean 1.5 (1 - ln 2) = 0.4603 (unshifted draws below 0.75 would average 0.375).
-    from ddmd_bench.training.schedules import SCHEDULES
+    from ddmd_bench.training.schedules import RENOISING_SCHEDULES
 
     pre = torch.full((20000,), 0.5)
-    levels = SCHEDULES.get("decoupled-constrained").sample(pre, torch.Generator().manual_seed(0), 3.0, (0.0, 1.0))
+    levels = RENOISING_SCHEDULES.get("decoupled-constrained").sample(pre, torch.Generator().manual_seed(0), 3.0, (0.0, 1.0))
     for s in (levels.sigma_ca, levels.sigma_dm):
         assert s.max().item() <= 0.75 + 1e-6 and s.max().item() > 0.749
         assert s.double().mean().item() == pytest.approx(1.5 * (1 - math.log(2)), abs=0.006)

@@ -23,7 +23,7 @@ from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.build import PromptCountMismatch, build
 from ddmd_bench.tracks.literature.gates import MLPERF_SDXL_GATE
 from ddmd_bench.tracks.literature.reported import reported_sets
-from ddmd_bench.tracks.literature.references import ReferenceStatsMismatch
+from ddmd_bench.tracks.literature.reference_stats import ReferenceStatsMismatch
 from ddmd_bench.tracks.literature.specs import SPECS
 from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS, TransformedFeatures
 from ddmd_bench.prompts import DuplicatePromptId, EmptyPromptSet
@@ -47,7 +47,7 @@ GOLDEN = {
 @pytest.fixture(autouse=True)
 def four_dimensional_features(monkeypatch):
     """The synthetic statistics below are 4-d; the protocols' extractors give 2048-d features."""
-    from ddmd_bench.tracks.literature import references
+    from ddmd_bench.tracks.literature import reference_stats as references
 
     monkeypatch.setattr(references, "FEATURE_DIMS", {name: 4 for name in references.FEATURE_DIMS})
 

@@ -16,7 +16,8 @@ import torch
 from PIL import Image
 
 from ddmd_bench.protocols import PROTOCOLS, describe, get_protocol
-from ddmd_bench.tracks.literature import datafiles, prompt_sets, references
+from ddmd_bench.tracks.literature import datafiles, prompt_sets
+from ddmd_bench.tracks.literature import reference_stats as references
 from ddmd_bench.tracks.literature.build import PromptCountMismatch
 from ddmd_bench.tracks.literature.geneval import layout_from_images, write_geneval_layout
 from tests.conftest import SHARED_DATA

@@ -22,7 +22,7 @@ from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set
 from ddmd_bench.protocol import Protocol
 from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.context import LiteratureContext
-from ddmd_bench.tracks.literature.references import ReferenceInfo, check_reference
+from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, check_reference
 from ddmd_bench.tracks.literature.specs import FidSpec, LiteratureSpec, PromptSource
 
 log = logging.getLogger(__name__)

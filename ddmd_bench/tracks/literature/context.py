@@ -14,7 +14,7 @@ from typing import Any
 
 from ddmd_bench import resolver
 from ddmd_bench.tracks.literature.datafiles import VerifiedFile
-from ddmd_bench.tracks.literature.references import ReferenceInfo, build_extractor
+from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, build_extractor
 from ddmd_bench.tracks.literature.specs import LiteratureSpec
 from ddmd_bench.prompts import PromptSet
 

@@ -2,7 +2,7 @@
 
 MLPerf Inference (SDXL, v5 rules) accepts a submission's accuracy run only if, on its 5,000 COCO-2014 prompts,
 FID is in [23.01085758, 23.95007626] and CLIP score (100 cos, OpenCLIP ViT-B-32) is in [31.68631873, 31.81331801]
-(PROTOCOLS.md §4).
+(docs/protocols.md).
 """
 
 from __future__ import annotations

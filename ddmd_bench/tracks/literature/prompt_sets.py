@@ -34,7 +34,7 @@ from ddmd_bench.tracks.literature.build import PromptCountMismatch, clip_spec, f
 from ddmd_bench.tracks.literature.context import INCEPTION, resolve_all
 from ddmd_bench.tracks.literature.datafiles import DataFile, VerifiedFile
 from ddmd_bench.tracks.literature.geneval import layout_from_images
-from ddmd_bench.tracks.literature.references import ReferenceInfo, ReferenceStatsMismatch, shape_problem
+from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, ReferenceStatsMismatch, shape_problem
 from ddmd_bench.tracks.literature.specs import DEFAULT_LATENCY, FidSpec
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def _fid_metric(fid: FidSpec, reference: ReferenceInfo, inception: Path):
     # torch and the FID stack: only a run builds metrics
     from ddmd_bench.metrics import reference as reference_files
     from ddmd_bench.metrics.fid import FID
-    from ddmd_bench.tracks.literature.references import build_extractor
+    from ddmd_bench.tracks.literature.reference_stats import build_extractor
 
     stats, _ = reference_files.load(reference.path)
     return FID(build_extractor(fid, inception), stats, sqrt_method="eigh")

@@ -117,7 +117,7 @@ _MLPERF_TSV = DataFile(
 def _stats(key: str, protocol: str, metric: str, images: str) -> DataFile:
     return DataFile(
         key, f"ddmd-bench reference statistics (.npz) of {images}, made for protocol {protocol}, metric {metric}",
-        f"make them once with ddmd_bench.tracks.literature.references.make_reference_stats({protocol!r}, {metric!r}, "
+        f"make them once with ddmd_bench.tracks.literature.reference_stats.make_reference_stats({protocol!r}, {metric!r}, "
         f"<images folder or zip>, <out.npz>) (`ddmd-bench stats make --protocol {protocol}`)",
         filename=f"{protocol}-{metric}.npz")
 

@@ -1,6 +1,6 @@
 """Reference statistics for literature protocols: made with the protocol's identity, refused when made for another.
 
-FID is only comparable against the same reference set, extractor and preprocessing (PROTOCOLS.md §1: the resize
+FID is only comparable against the same reference set, extractor and preprocessing (docs/protocols.md: the resize
 filter alone moves FID by whole points). A statistics file therefore carries an identity (reference set id,
 extractor, evaluation transform, protocol and metric it was made for), covered by the file's own sha256, and a
 protocol refuses a file whose identity or image count differs, when the protocol is built, before any model is
