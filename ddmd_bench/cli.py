@@ -240,6 +240,10 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         outcome = suite.evaluate_suite(request)
     except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
         raise _fail(exc) from exc
+    from ddmd_bench.utils.distributed import World  # torch: loaded by the evaluation already
+
+    if not World.current().is_main:  # under torchrun rank 0 holds the records and reports; the others stay quiet
+        return
     if layout_context is not None:
         _write_geneval_layouts(layout_context, outcome, results_dir, geneval_out)
     if as_json:

@@ -47,12 +47,10 @@ def _worker(rank: int, world: int, port: int, results: str) -> None:
     import torch
     import torch.distributed as dist
 
-    from ddmd_bench.evaluation.suite import EvaluationRequest, RunOptions, evaluate_suite
-
     torch.set_num_threads(1)
     try:
-        evaluate_suite(EvaluationRequest(models=(MODEL,), limit=12, results_dir=Path(results), leaderboard_dir=None,
-                                         run=RunOptions(batch_size=2, progress=False)))
+        result = CliRunner().invoke(main, ["evaluate", "--results-dir", results, *ARGS], catch_exceptions=False)
+        Path(results, f"rank-{rank}.out").write_text(f"{result.exit_code}\n{result.output}")
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -75,6 +73,10 @@ def test_two_processes_give_the_single_process_result(tmp_path, single):
     mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
     record = _record(tmp_path)
     assert record["timings"]["world_size"] == 2
+    # only rank 0 prints the table; every rank exits 0
+    outputs = [(tmp_path / f"rank-{r}.out").read_text().split("\n", 1) for r in (0, 1)]
+    assert [code for code, _ in outputs] == ["0", "0"]
+    assert "toy-teacher/euler-3/nocfg" in outputs[0][1] and outputs[1][1] == ""
     got, want = _numbers(record), _numbers(single)
     assert {k: v[1] for k, v in got.items()} == {k: v[1] for k, v in want.items()}  # per-sample, exactly
     # Moment sums taken in another order differ in the last bits; with 12 images in 128-d the covariance is
