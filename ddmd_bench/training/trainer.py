@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from ddmd_bench import prompts as prompt_sets
+from ddmd_bench.protocol import diff_fields
 from ddmd_bench.registry import unknown_name_message
 from ddmd_bench.training import functional as F
 from ddmd_bench.training import lora, sharding
@@ -334,9 +335,11 @@ class Trainer:
         # unset shift means the teacher's, as for the running config.
         saved_cfg = self._resolve_shift(DistillConfig.from_dict(json.loads(state["config"])))
         saved = json.loads(json.dumps(saved_cfg.to_dict()))
-        if saved != json.loads(json.dumps(self.cfg.to_dict())):
-            raise ValueError(f"{self.out_dir} holds a run with a different configuration; use another --out or "
-                             f"delete {self.out_dir / 'state.pt'}")
+        current = json.loads(json.dumps(self.cfg.to_dict()))
+        if saved != current:
+            changed = "; ".join(diff_fields(saved, current))
+            raise ValueError(f"{self.out_dir} holds a run with a different configuration (saved != now: {changed}); "
+                             f"use another --out or delete {self.out_dir / 'state.pt'}")
         # The config names the teacher, not its weights: a retrained teacher must not silently continue (or, for a
         # finished run, re-export) a student distilled from the previous one.
         saved_teacher, teacher = state.get("teacher_sha256"), self.teacher.weights_sha256

@@ -68,7 +68,7 @@ def test_run_refuses_a_folder_with_another_configuration(tmp_path):
 
     run(str(tmp_path / "r"))
     other = CFG.with_overrides(lr=5e-4)
-    with pytest.raises(ValueError, match="different configuration"):
+    with pytest.raises(ValueError, match=r"different configuration \(saved != now: lr: 0\.001 != 0\.0005\)"):
         Trainer(other, tmp_path / "r", teacher=tiny_flow_bundle(), prompts=lambda s, n: [""] * n).run()
 
 
