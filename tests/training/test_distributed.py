@@ -139,10 +139,15 @@ def _diverging_worker(rank: int, world: int, port: int, out: str) -> None:
         outcome = f"TrainingDiverged: {exc}"
     except Exception as exc:  # noqa: BLE001 - any other stop is the failure the test reports
         outcome = f"{type(exc).__name__}: {exc}"
-    finally:
-        dist.destroy_process_group()
     with open(os.path.join(out, f"rank{rank}.txt"), "w") as f:
         f.write(outcome)
+    # The stopped trainer's DDP wrappers hold the process group: free them and line the ranks up before tearing it
+    # down, or gloo may abort the process while a reducer still refers to the destroyed group.
+    import gc
+
+    gc.collect()
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def test_divergence_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
