@@ -297,10 +297,18 @@ def load(path: str | Path, fmt: str | None = None, name: str | None = None, vers
          **options: Any) -> PromptSet:
     """Load a prompt file in a named format (guessed from the suffix when not given)."""
     path = Path(path)
+    fmt = file_format(path, fmt)
+    return FORMATS.get(fmt)(path, name=name or path.stem, version=version, **options)
+
+
+def file_format(path: Path, fmt: str | None = None) -> str:
+    """The format of an existing prompt file: `fmt` when given (it must be a known one), else guessed from the
+    suffix."""
     if not path.is_file():
         raise PromptFileError(f"{path}: no such prompt file")
     fmt = fmt or SUFFIX_FORMATS.get(path.suffix)
     if fmt is None:
-        raise PromptFileError(f"{path}: cannot guess the format from {path.suffix!r}; choose one of "
+        raise PromptFileError(f"{path}: cannot guess the format from {path.suffix!r}; give it (--format), one of "
                               f"{', '.join(FORMATS.names())}")
-    return FORMATS.get(fmt)(path, name=name or path.stem, version=version, **options)
+    FORMATS.get(fmt)  # an unknown format fails here, with the known ones
+    return fmt

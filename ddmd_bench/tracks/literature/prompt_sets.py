@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench.metrics import catalog
-from ddmd_bench.prompts import FORMATS, SUFFIX_FORMATS, PromptFileError, PromptSet, check_prompt_set, read_hpsv2
+from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set, file_format, read_hpsv2
 from ddmd_bench.protocol import Protocol
 from ddmd_bench.registry import Registry
 from ddmd_bench.resolver import sha256_file
@@ -319,13 +319,7 @@ def build(spec: PromptSetSpec, limit: int | None = None, data: Mapping[str, str 
 def file_spec(path: str | Path, fmt: str | None = None) -> PromptSetSpec:
     """The spec of a prompt file's own protocol: named `prompts-<12 hex digits of the file's sha256>`."""
     path = Path(path)
-    if not path.is_file():
-        raise PromptFileError(f"{path}: no such prompt file")
-    fmt = fmt or SUFFIX_FORMATS.get(path.suffix)
-    if fmt is None:
-        raise PromptFileError(f"{path}: cannot guess the format from {path.suffix!r}; give it (--format), one of "
-                              f"{', '.join(FORMATS.names())}")
-    FORMATS.get(fmt)  # an unknown format fails here, with the known ones
+    fmt = file_format(path, fmt)
     digest = sha256_file(path)
     name = f"prompts-{digest[:12]}"
     return PromptSetSpec(
