@@ -37,5 +37,5 @@ _.text_proj
 _.created
 _.schema_version
 
-# cli.py _PromptFormat: read by click.Choice when it converts a value
+# cli/_app.py PromptFormat: read by click.Choice when it converts a value
 _.case_sensitive

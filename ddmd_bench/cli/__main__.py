@@ -1,0 +1,5 @@
+"""`python -m ddmd_bench.cli`."""
+
+from ddmd_bench.cli import main
+
+main()
