@@ -208,6 +208,19 @@ for _spec in (
     WeightSpec("imagereward-med-config", "med_config.json", repo_id="THUDM/ImageReward", used_for="ImageReward"),
     WeightSpec("bert-base-uncased-vocab", "vocab.txt", repo_id="google-bert/bert-base-uncased",
                used_for="ImageReward's prompt tokenizer"),
+    # HPSv2 / HPSv2.1: full open_clip ViT-H-14 state dicts ({"state_dict": ...}) from the authors' hub repo
+    WeightSpec("hps-v2.1", "HPS_v2.1_compressed.pt", repo_id="xswu/HPSv2", used_for="HPSv2.1"),
+    WeightSpec("hps-v2.0", "HPS_v2_compressed.pt", repo_id="xswu/HPSv2", used_for="HPSv2 (v2.0)"),
+    # PickScore: the fine-tuned CLIP-H and the processor of the CLIP-H it was fine-tuned from
+    WeightSpec("pickscore-v1", "model.safetensors", repo_id="yuvalkirstain/PickScore_v1", used_for="PickScore",
+               alternatives=("pytorch_model.bin",)),
+    WeightSpec("pickscore-v1-config", "config.json", repo_id="yuvalkirstain/PickScore_v1", used_for="PickScore"),
+    *(WeightSpec(f"pickscore-processor-{f.split('.')[0].replace('_', '-')}", f,
+                 repo_id="laion/CLIP-ViT-H-14-laion2B-s32B-b79K", used_for="PickScore's processor")
+      for f in ("preprocessor_config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")),
+    # FD-DINOv2: transformers' copy of DINOv2 ViT-L/14 (the dinov2_vitl14 release)
+    WeightSpec("dinov2-vit-l14", "model.safetensors", repo_id="facebook/dinov2-large", used_for="FD-DINOv2"),
+    WeightSpec("dinov2-vit-l14-config", "config.json", repo_id="facebook/dinov2-large", used_for="FD-DINOv2"),
 ):
     WEIGHTS.add(_spec.name, _spec)
 
