@@ -21,6 +21,7 @@ SECTION_MODULES = (
     "ddmd_bench.report.reported",
     "ddmd_bench.report.performance",
     "ddmd_bench.report.mutation",
+    "ddmd_bench.report.commands",
 )
 
 
