@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from ddmd_bench import __version__
+from ddmd_bench.tracks.toy import protocol_facts as toy_facts  # constants only: no model backend
 
 # function-level imports: each command imports the library code it runs, so `--help` and listings stay fast
 
@@ -56,12 +57,22 @@ class _Main(click.Group):
             raise click.ClickException(failure_message(exc)) from exc
 
 
+def current_toy_board(f):
+    """Fill `{toy_board}` and `{toy_reproductions}` in a command's help with the current toy protocol's leaderboard
+    files, so the examples follow a protocol version bump. Apply it below the click decorators."""
+    slug = f"leaderboards/{toy_facts.NAME}-v{toy_facts.VERSION}"
+    f.__doc__ = f.__doc__.replace("{toy_board}", f"{slug}.jsonl").replace("{toy_reproductions}",
+                                                                          f"{slug}.reproductions.jsonl")
+    return f
+
+
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="ddmd-bench")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
 @click.option("--debug", is_flag=True, help="On an error, show the full traceback (for bug reports).")
 @click.option("--threads", "cpu_threads", type=click.IntRange(min=1), default=None,
               help="CPU threads per process (default: available cores / local processes).")
+@current_toy_board
 def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
     """Evaluate distilled diffusion generators, keep comparable leaderboards, train reference baselines.
 
@@ -69,7 +80,7 @@ def main(verbose: bool, debug: bool, cpu_threads: int | None) -> None:
     Examples:
       ddmd-bench evaluate                      # every shipped toy model on the toy protocol
       ddmd-bench evaluate --model toy-teacher/euler-4/cfg3 --json
-      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort fid
+      ddmd-bench leaderboard show {toy_board} --sort fid
       ddmd-bench train teacher --track toy     # retrain the shipped toy teacher
     """
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr,

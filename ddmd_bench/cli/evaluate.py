@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ddmd_bench.cli._app import PromptFormat, _fail, main, parse_data
+from ddmd_bench.cli._app import PromptFormat, _fail, current_toy_board, main, parse_data
 from ddmd_bench.registry import UnknownNameError
 
 
@@ -67,6 +67,7 @@ from ddmd_bench.registry import UnknownNameError
               help="With a GenEval protocol (--protocol geneval or geneval-512): also write the images in "
                    "GenEval's folder layout with its metadata, for GenEval's own object-detector scorer (one "
                    "sub-folder per generator when several run). Implies --save-images.")
+@current_toy_board
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
              as_json, quiet, save_images, grid, dry_run, compile_, methods, pipelines, steps, guidance, scheduler,
              resolution, eta, dtype, offload, vae_tiling, vae_slicing, attention_backend, data_files,
@@ -74,9 +75,9 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
 
     With no arguments, evaluates every shipped toy model on the toy protocol, prints a table, writes one result
-    record per model under results/ and adds the results to leaderboards/toy-v3.jsonl. A re-run that reproduces
+    record per model under results/ and adds the results to {toy_board}. A re-run that reproduces
     an entry (same generator identity, quality numbers within the tolerance of docs/leaderboard.md) is recorded in
-    the untracked leaderboards/toy-v3.reproductions.jsonl instead. Re-running reuses finished results.
+    the untracked {toy_reproductions} instead. Re-running reuses finished results.
 
     \b
     Examples:

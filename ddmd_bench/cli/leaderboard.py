@@ -9,17 +9,18 @@ from pathlib import Path
 
 import click
 
-from ddmd_bench.cli._app import _fail, main
+from ddmd_bench.cli._app import _fail, current_toy_board, main
 from ddmd_bench.registry import unknown_name_message
 
 
 @main.group()
+@current_toy_board
 def leaderboard() -> None:
     """Inspect and validate leaderboard files (one per protocol version, append-only).
 
     \b
     Examples:
-      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy
+      ddmd-bench leaderboard show {toy_board} --sort prompt_accuracy
       ddmd-bench leaderboard validate leaderboards/
     """
 
@@ -28,12 +29,13 @@ def leaderboard() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sort", "sort_by", default="fid", show_default=True, help="Metric to sort by.")
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
+@current_toy_board
 def leaderboard_show(path, sort_by, as_json) -> None:
     """Print a leaderboard as a table sorted by a metric.
 
     \b
     Example:
-      ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy
+      ddmd-bench leaderboard show {toy_board} --sort prompt_accuracy
     """
     from ddmd_bench.leaderboard import store, table
 
@@ -90,6 +92,7 @@ def _entry_by_ref(entries, ref: str):
               help="Exit 1 if B is worse than A by more than LIMIT: absolute (fid:+0.5) or relative "
                    "(latency.p50:5%). Repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@current_toy_board
 def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
     """Test whether entry B differs from entry A: paired bootstrap over per-prompt scores, FID intervals.
 
@@ -97,8 +100,8 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
 
     \b
     Examples:
-      ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
-      ddmd-bench leaderboard compare leaderboards/toy-v3.jsonl 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
+      ddmd-bench leaderboard compare {toy_board} toy-teacher/euler-50/nocfg toy-teacher/euler-50/cfg3
+      ddmd-bench leaderboard compare {toy_board} 0 1 --fail-on fid:+0.5 --fail-on latency.p50:5%
     """
     from ddmd_bench.leaderboard import compare, store
 
@@ -134,14 +137,15 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
 @click.option("--sort", "sort_by", default="fid", show_default=True, help="Sort key for the Markdown table.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: the files written, or the rendered text when nothing is written.")
+@current_toy_board
 def leaderboard_render(path, fmt, out, sort_by, as_json) -> None:
     """Render a leaderboard as a Markdown table, an HTML page (sortable, filterable, offline) or PNG plots.
 
     \b
     Examples:
-      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl > table.md
-      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl --format html --out docs/leaderboard.html
-      ddmd-bench leaderboard render leaderboards/toy-v3.jsonl --format png --out docs/
+      ddmd-bench leaderboard render {toy_board} > table.md
+      ddmd-bench leaderboard render {toy_board} --format html --out docs/leaderboard.html
+      ddmd-bench leaderboard render {toy_board} --format png --out docs/
     """
     from ddmd_bench.leaderboard import plots, render, store, table
 
