@@ -1,4 +1,4 @@
-"""The README's performance table is rendered from benchmarks/summary.json."""
+"""The performance table of docs/development.md is rendered from benchmarks/summary.json."""
 
 from __future__ import annotations
 
