@@ -26,7 +26,9 @@ def toy_leaderboard_commands(data: Sources) -> str:
     plots = []
     for kind, what in PLOTS:
         png = f"{PLOTS_DIR}/{stem}-{kind}.png"
-        data.path(png)  # a dead link fails the check: re-render the plots
+        if not (data.root / png).is_file():  # a dead link fails the check
+            raise ReportError(f"{data.root / png} is missing: render the plots of the current toy leaderboard with "
+                              f"`ddmd-bench leaderboard render {board} --format png --out {PLOTS_DIR}/`")
         plots.append(f"[{what}]({png})")
     return "\n".join([
         "```bash",

@@ -145,3 +145,17 @@ def test_lint_finds_hand_typed_measurements_but_not_code_or_versions():
 def test_sections_leave_no_unfilled_template(name):
     text = load_sections().get(name)(Sources(ROOT))
     assert text.strip() and "{" not in text and "}" not in text, text
+
+
+def test_leaderboard_commands_follow_the_newest_toy_board(repo):
+    build = load_sections().get("toy-leaderboard-commands")
+    (repo / "docs").mkdir(exist_ok=True)
+    for kind in ("latency", "steps"):
+        (repo / f"docs/toy-v3-{kind}.png").write_bytes(b"png")
+    text = build(Sources(repo))
+    assert "ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy" in text
+    assert "(docs/toy-v3-steps.png)" in text
+    shutil.copy(repo / "leaderboards/toy-v3.jsonl", repo / "leaderboards/toy-v9.jsonl")
+    with pytest.raises(ReportError, match=r"toy-v9-latency.png is missing: .*leaderboard render "
+                                          r"leaderboards/toy-v9.jsonl --format png"):
+        build(Sources(repo))
