@@ -19,7 +19,10 @@ from ddmd_bench.registry import UnknownNameError
               help="Generator to evaluate, repeatable: a suite name from `ddmd-bench methods list` or "
                    "'teacher:steps=8,guidance=3'. Default: every shipped toy model.")
 @click.option("--limit", type=click.IntRange(min=1), metavar="N",
-              help="Only the first N prompts (a different protocol, with its own leaderboard file).")
+              help="Only the first N prompts (a different protocol, with its own leaderboard file). A limit that "
+                   "leaves a metric too few samples (FID needs 2; held-out accuracy needs a held-out prompt) is "
+                   "refused before any image is generated, naming the metric and the smallest limit that works; "
+                   "an interval from fewer than 4 samples is not shown.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=96, show_default=True, help="Images per batch.")
 @click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("results"),
               show_default=True, help="Where result records are written (and reused from).")
@@ -28,10 +31,16 @@ from ddmd_bench.registry import UnknownNameError
 @click.option("--force", is_flag=True, help="Recompute even if a matching result record exists.")
 @click.option("--no-leaderboard", is_flag=True, help="Write result records only.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead of a table.")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option("--quiet", is_flag=True, help="No progress reports (on a terminal a bar with ETA; otherwise a line "
+              "every 30 s).")
+@click.option("--latency-rounds", type=click.IntRange(min=1), metavar="N",
+              help="Timed latency rounds (default: the protocol's; the record keeps both counts).")
+@click.option("--no-latency", is_flag=True, help="Measure no latency and no cold start: the record says latency was "
+              "not measured and tables show none.")
 @click.option("--save-images", is_flag=True, help="Also save every image as PNG next to the record.")
 @click.option("--grid", is_flag=True, help="Save an 8x8 grid of the first 64 images (<record>.grid.png).")
-@click.option("--dry-run", is_flag=True, help="Print the resolved protocol, generators and cost; run nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the resolved protocol, generators and cost (denoiser calls x the cost of one call, "
+              "from an earlier run on this hardware or timed now on one image); run nothing else.")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile each generator's denoiser (recorded).")
 @click.option("--method", "methods", multiple=True, metavar="NAME",
               help="A published method's recipe, repeatable (see `ddmd-bench methods list`).")
@@ -69,7 +78,8 @@ from ddmd_bench.registry import UnknownNameError
                    "sub-folder per generator when several run). Implies --save-images.")
 @current_toy_board
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
-             as_json, quiet, save_images, grid, dry_run, compile_, methods, pipelines, steps, guidance, scheduler,
+             as_json, quiet, latency_rounds, no_latency, save_images, grid, dry_run, compile_, methods,
+             pipelines, steps, guidance, scheduler,
              resolution, eta, dtype, offload, vae_tiling, vae_slicing, attention_backend, data_files,
              allow_pickle, prompts_file, prompts_format, geneval_out) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
@@ -124,7 +134,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         generator_options=GeneratorOptions(overrides, RunSettings(
             dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
             attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle)),
-        run=suite.RunOptions(batch_size, not quiet, save_images or geneval_out is not None, grid))
+        run=suite.RunOptions(batch_size, not quiet, save_images or geneval_out is not None, grid,
+                             latency=not no_latency, latency_rounds=latency_rounds))
     if dry_run:
         download = None
         if methods:  # what the recipes and the metrics need from the hub, listed whether or not the run can start

@@ -35,7 +35,9 @@ def stats() -> None:
 @click.option("--metric", default="fid", show_default=True, help="With --protocol: fid or patch_fid.")
 @click.option("--weights", type=click.Path(path_type=Path), default=None, help="Explicit extractor weights file.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-def stats_make(source, out, extractor, protocol_name, metric, weights, batch_size) -> None:
+@click.option("--quiet", is_flag=True, help="No progress report (on a terminal a bar with ETA; otherwise a line "
+              "every 30 s).")
+def stats_make(source, out, extractor, protocol_name, metric, weights, batch_size, quiet) -> None:
     """Compute mean and covariance (float64, streamed) of a folder or zip of images.
 
     \b
@@ -46,12 +48,14 @@ def stats_make(source, out, extractor, protocol_name, metric, weights, batch_siz
     from ddmd_bench import resolver
     from ddmd_bench.metrics import reference
     from ddmd_bench.tracks.literature.reference_stats import make_reference_stats
+    from ddmd_bench.utils import progress
 
     try:
-        if protocol_name is not None:
-            meta = make_reference_stats(protocol_name, metric, source, out, weights, batch_size)
-        else:
-            meta = reference.make(source, reference.EXTRACTORS.get(extractor)(weights), out, batch_size)
+        with progress.quieted(quiet):
+            if protocol_name is not None:
+                meta = make_reference_stats(protocol_name, metric, source, out, weights, batch_size)
+            else:
+                meta = reference.make(source, reference.EXTRACTORS.get(extractor)(weights), out, batch_size)
     except (UnknownNameError, ValueError, resolver.WeightsNotFound, resolver.WeightsHashMismatch) as exc:
         raise _fail(exc) from exc
     click.echo(json.dumps({k: v for k, v in meta.items() if k not in ("mu", "sigma")}, indent=1))

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.evaluation import shards
+from ddmd_bench.evaluation import sample_needs, shards
 from ddmd_bench.evaluation.context import EvalContext, RecordsDataFiles, resizes
 from ddmd_bench.evaluation.records import Result
 from ddmd_bench.evaluation.resize import AtResolution
@@ -25,6 +25,7 @@ from ddmd_bench.metrics.base import Metric, MetricValue
 from ddmd_bench.protocol import Protocol, check_prompts
 from ddmd_bench.provenance import device_info, environment
 from ddmd_bench.utils.distributed import World
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,23 @@ def check_metric_specs(protocol: Protocol, metrics: dict[str, Metric]) -> None:
             raise ValueError(f"metric {name}: weights {have} differ from the protocol's {want}")
 
 
-def compute_all(metrics: dict[str, Metric]) -> dict[str, dict[str, Any]]:
-    """Each metric's result, or status 'error' with its traceback (never silently dropped)."""
+def compute_all(metrics: dict[str, Metric], progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Each metric's result, or status 'error' with its traceback (never silently dropped). An interval computed
+    from fewer samples than `sample_needs.interval_min_n` is left out (`sample_needs.without_short_interval`)."""
     out = {}
+    bar = Progress(len(metrics), "compute metrics", "metric", enabled=progress)
     for name, metric in metrics.items():
+        bar.update(0, metric=name)
         try:
-            value: MetricValue = metric.compute()
+            value: MetricValue = sample_needs.without_short_interval(metric.compute())
             out[name] = {"status": "ok", **asdict(value), "higher_is_better": metric.higher_is_better,
                          "version": metric.version, "spec": metric.spec()}
         except Exception as exc:  # recorded, then the run fails as a whole
             log.error("metric %s failed: %s", name, exc)
             out[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}",
                          "traceback": traceback.format_exc(), "spec": metric.spec()}
+        bar.update(1)
+    bar.close()
     return out
 
 
@@ -77,6 +83,8 @@ class RunnerOptions:
     work_dir: Path | None = None  # finished chunks, so an interrupted run resumes (None: a temporary folder)
     world: World | None = None  # None: the current process group (a single process outside torchrun)
     image_dir: Path | None = None  # save every image as PNG here
+    latency: bool = True  # False: no warm latency and no cold start; the record says latency was not measured
+    latency_rounds: int | None = None  # timed latency rounds (None: the protocol's)
 
 
 def run(generator: Generator, protocol: Protocol, context: EvalContext, batch_size: int = 96, progress: bool = True,
@@ -107,23 +115,22 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     t0 = time.perf_counter()
     plan = shards.ShardPlan(len(prompts), options.batch_size, world.rank, world.size)
     key = shards.run_key(protocol.fingerprint, generator.describe(), options.batch_size)
+    sample_needs.check(metrics, prompts, protocol.name)  # before any image: a metric that cannot be computed
     # Before any image of the run: a cold start timed after it would be a warm call.
-    cold = _cold_start(generator, protocol, resize, prompts[0], device) if world.is_main else None
+    cold = _cold_start(generator, protocol, resize, prompts[0], device) if world.is_main and options.latency else None
     with contextlib.ExitStack() as stack:
         work_dir = options.work_dir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ddmd-bench-run-")))
         shards.generate_chunks(wrapped, prompts, protocol.seeds(len(prompts)), metrics, plan, work_dir, key,
                                options.progress, options.image_dir)
         gen_seconds = world.sum(shards.merge_chunks(metrics, plan, work_dir, key))
-        results = compute_all(metrics)  # a collective: torchmetrics reduces every metric state over the ranks
+        # a collective: torchmetrics reduces every metric state over the ranks
+        results = compute_all(metrics, options.progress)
     if not world.is_main:
         return None
-    latency = latency_mod.measure(lambda: wrapped.generate([prompts[0]], [protocol.seed_base]),
-                                  latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in
-                                                               ("warmup", "rounds", "batch_size")}),
-                                  device, protocol.latency.get("what", "generate()"),
-                                  generator.stage_seconds if isinstance(generator, Staged) else None)
-    latency["cold_start"] = cold
-    result = build_result(generator, protocol, prompts, results, latency, device, started,
+    latency = _latency(wrapped, generator, protocol, prompts[0], device, options)
+    if cold is not None:
+        latency["cold_start"] = cold
+    result = build_result(generator, protocol, prompts, results, latency, started,
                           {"total_s": time.perf_counter() - t0, "generation_s": gen_seconds,
                            "images_per_s": len(prompts) / gen_seconds if gen_seconds else None,
                            "batch_size": options.batch_size, "world_size": world.size})
@@ -140,6 +147,24 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     return result
 
 
+def _latency(wrapped: Generator, generator: Generator, protocol: Protocol, prompt: str, device: torch.device,
+             options: RunnerOptions) -> dict[str, Any]:
+    """Warm latency under the protocol's settings (`options.latency_rounds` timed rounds when given, recorded with
+    the protocol's count), or a record that says it was not measured."""
+    if not options.latency:
+        return {"measured": False, "why": "latency was switched off for this run; no latency number exists"}
+    config = latency_mod.LatencyConfig(**{k: protocol.latency[k] for k in ("warmup", "rounds", "batch_size")})
+    rounds = options.latency_rounds or config.rounds
+    latency = latency_mod.measure(lambda: wrapped.generate([prompt], [protocol.seed_base]),
+                                  latency_mod.LatencyConfig(config.warmup, rounds, config.batch_size), device,
+                                  protocol.latency.get("what", "generate()"),
+                                  generator.stage_seconds if isinstance(generator, Staged) else None,
+                                  progress=options.progress)
+    if rounds != config.rounds:
+        latency["protocol_rounds"] = config.rounds
+    return {"measured": True, **latency, "device": device_info(device)}
+
+
 def _cold_start(generator: Generator, protocol: Protocol, resize: bool, prompt: str,
                 device: torch.device) -> dict[str, Any]:
     """Load + first image of a newly built instance of `generator` (recorded apart from the warm latency), or why
@@ -150,7 +175,7 @@ def _cold_start(generator: Generator, protocol: Protocol, resize: bool, prompt: 
                                   lambda g: g.load(), lambda g: g.generate([prompt], [protocol.seed_base]), device)
 
 
-def build_result(generator: Generator, protocol: Protocol, prompts, results, latency, device, started,
+def build_result(generator: Generator, protocol: Protocol, prompts, results, latency, started,
                  timings) -> Result:
     """The schema-versioned result of a finished run."""
     return Result(
@@ -161,7 +186,7 @@ def build_result(generator: Generator, protocol: Protocol, prompts, results, lat
         generator=generator.describe(),
         n_images=len(prompts) * protocol.images_per_prompt,
         metrics=results,
-        latency={**latency, "device": device_info(device)},
+        latency=latency,
         environment=environment(),
         timings=timings,
     )

@@ -22,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
-
 from ddmd_bench.utils.checkpoint import atomic_save, load_state
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +70,15 @@ def _load_valid(path: Path, key: str) -> dict[str, Any] | None:
 def generate_chunks(generator, prompts: tuple[str, ...], seeds: list[int], metrics: dict[str, Any],
                     plan: ShardPlan, work_dir: Path, key: str, progress: bool,
                     image_dir: Path | None = None) -> None:
-    """Generate and score every chunk of this rank that is not finished yet."""
+    """Generate and score every chunk of this rank that is not finished yet. The progress report counts this
+    rank's images (finished chunks of an earlier run included) and shows the seconds spent generating and scoring."""
     work_dir.mkdir(parents=True, exist_ok=True)
-    todo = [i for i in plan.mine() if _load_valid(chunk_path(work_dir, i), key) is None]
-    total = sum(plan.chunks[i][1] - plan.chunks[i][0] for i in todo)
-    bar = tqdm(total=total, desc=generator.name, unit="img", disable=not progress, leave=False, smoothing=0.1)
+    mine = plan.mine()
+    todo = [i for i in mine if _load_valid(chunk_path(work_dir, i), key) is None]
+    sizes = {i: plan.chunks[i][1] - plan.chunks[i][0] for i in mine}
+    bar = Progress(sum(sizes.values()), f"{generator.name}: generate + score", "img",
+                   initial=sum(sizes.values()) - sum(sizes[i] for i in todo), enabled=progress)
+    gen_s = score_s = 0.0
     for i in todo:
         a, b = plan.chunks[i]
         t0 = time.perf_counter()
@@ -84,11 +87,12 @@ def generate_chunks(generator, prompts: tuple[str, ...], seeds: list[int], metri
         for metric in metrics.values():
             metric.reset()
             metric.update(images, list(prompts[a:b]))
+        gen_s, score_s = gen_s + seconds, score_s + time.perf_counter() - t0 - seconds
         if image_dir is not None:
             save_pngs(images, image_dir, a)
         atomic_save({"key": key, "range": [a, b], "generation_s": seconds, "images": image_summary(images),
                      "states": {name: m.state() for name, m in metrics.items()}}, chunk_path(work_dir, i))
-        bar.update(b - a)
+        bar.update(b - a, generate_s=round(gen_s, 1), score_s=round(score_s, 1))
     bar.close()
 
 

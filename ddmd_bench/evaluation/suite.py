@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench import hashing
-from ddmd_bench.evaluation import records, runner, shards
+from ddmd_bench.evaluation import cost, records, runner, shards
 from ddmd_bench.evaluation.context import EvalContext, resizes
 from ddmd_bench.evaluation.records import Result
 from ddmd_bench.evaluation.resize import resolution_mismatch
@@ -70,6 +70,8 @@ class RunOptions:
     progress: bool = True
     save_images: bool = False
     grid: bool = False
+    latency: bool = True  # False: the records say latency was not measured
+    latency_rounds: int | None = None  # timed latency rounds (None: the protocol's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +170,7 @@ def _run_one(gen: Generator, resolved: Resolved, request: EvaluationRequest, out
     try:
         result = runner.run_checked(gen, protocol, resolved.context, runner.RunnerOptions(
             batch_size=options.batch_size, progress=options.progress, work_dir=work_dir, world=world,
-            image_dir=image_dir))
+            image_dir=image_dir, latency=options.latency, latency_rounds=options.latency_rounds))
     except runner.MetricFailed as exc:
         records.write_result(exc.result, path.with_suffix(".failed.json"))
         outcome.failed.append(f"{gen.name}: {exc} (details in {path.with_suffix('.failed.json')})")
@@ -261,7 +263,7 @@ def changed_keys(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list
 
 def dry_run(request: EvaluationRequest) -> dict[str, Any]:
     """The resolved protocol and generators, and the cost: images, denoiser passes, and an estimate of the time
-    from the last finished record of each generator (when one exists)."""
+    (`cost.estimate`: denoiser calls x the per-call cost of an earlier run, or of one image timed now)."""
     resolved = resolve(request)
     protocol = resolved.protocol
     n = len(resolved.context.prompt_set.prompts) * protocol.images_per_prompt
@@ -271,12 +273,13 @@ def dry_run(request: EvaluationRequest) -> dict[str, Any]:
         previous = records.read_result(records.record_path(request.results_dir, protocol.slug, gen.name))
         reason = _rerun_reason(previous, protocol, gen) if previous is not None else None
         cached = previous is not None and reason is None
-        rate = previous.timings.get("images_per_s") if previous is not None else None
         plan["generators"].append({
             "name": gen.name, "identity": hashing.identity_digest(gen.describe()), "describe": gen.describe(),
             "denoiser_passes": n * gen.nfe, "status": "finished (reused)" if cached else "to run",
             **({"rerun_because": reason} if reason else {}),
-            "estimated_generation_s": round(n / rate, 1) if rate and not cached else (0.0 if cached else None)})
+            **({"estimated_generation_s": 0.0} if cached else cost.estimate(
+                gen, protocol, resolved.context.prompt_set.prompts[0], n, request.results_dir, request.run.latency,
+                request.run.latency_rounds))})
     return plan
 
 
@@ -286,9 +289,8 @@ def render_plan(plan: dict[str, Any]) -> str:
     lines = [f"protocol {p['name']} v{p['version']} ({plan['fingerprint'][:12]}): {plan['images_per_generator']} "
              f"images per generator, batch {plan['batch_size']}"]
     for g in plan["generators"]:
-        est = g["estimated_generation_s"]
         lines.append(f"  {g['name']:<36} {g['status']:<18} {g['denoiser_passes']:>8} denoiser passes  "
-                     + (f"~{est:.0f} s" if est is not None else "no earlier run to estimate from"))
+                     + cost.render(g))
         if g.get("rerun_because"):
             lines.append(f"    (not reused: {g['rerun_because']})")
     return "\n".join(lines)

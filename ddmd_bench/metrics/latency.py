@@ -18,6 +18,7 @@ import torch
 
 from ddmd_bench.metrics import functional as metric_fn
 from ddmd_bench.metrics.dispersion import NOISY_RELATIVE_IQR, relative_iqr
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -53,21 +54,26 @@ def _time_once(fn: Callable[[], Any], device: torch.device) -> float:
 
 
 def measure(fn: Callable[[], Any], config: LatencyConfig, device: torch.device, what: str,
-            stages: Callable[[], dict[str, float]] | None = None) -> dict[str, Any]:
+            stages: Callable[[], dict[str, float]] | None = None, progress: bool = False) -> dict[str, Any]:
     """Warm latency of `fn`: `warmup` untimed calls, then `rounds` timed calls; the summary records its dispersion
     (IQR, IQR relative to the median) and `noisy` when that exceeds NOISY_RELATIVE_IQR (with a logged warning).
 
     `stages`, if given, returns the per-stage wall times of the call just made; their medians are reported.
+    `progress` reports the calls (warm-up and timed) with an ETA.
     """
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    bar = Progress(config.warmup + config.rounds, "latency", "call", enabled=progress)
     for _ in range(config.warmup):
         fn()
+        bar.update(1, phase="warm-up")
     samples, per_stage = [], []
     for _ in range(config.rounds):
         samples.append(_time_once(fn, device))
         if stages is not None:
             per_stage.append(stages())
+        bar.update(1, phase="timed", last_s=samples[-1])
+    bar.close()
     summary = metric_fn.quantile_summary(samples)
     out = {"unit": "s", "what": what, "timer": "cuda-events" if device.type == "cuda" else "perf_counter",
            "batch_size": config.batch_size, "warmup": config.warmup, **summary, **dispersion(summary, what)}

@@ -21,6 +21,7 @@ from PIL import Image
 from ddmd_bench.metrics.fid import ReferenceStats, reference_stats
 from ddmd_bench.metrics.inception import CleanFIDFeatures, PatchFIDFeatures
 from ddmd_bench.registry import Registry
+from ddmd_bench.utils.progress import Progress
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 
@@ -49,24 +50,21 @@ def _decode(data: bytes, name: str) -> torch.Tensor:
         raise ValueError(f"cannot decode image {name}: {exc}") from exc
 
 
-def iter_images(source: str | Path) -> Iterator[torch.Tensor]:
-    """uint8 [3, H, W] images from a folder (recursively) or a zip file, in sorted name order."""
+def image_files(source: str | Path) -> list[tuple[str, Callable[[], bytes]]]:
+    """(name, read) of every image in a folder (recursively) or a zip file, in sorted name order."""
     source = Path(source)
     if source.is_dir():
         files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        items = ((str(p), p.read_bytes) for p in files)
+        items = [(str(p), p.read_bytes) for p in files]
     elif zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
         names = sorted(n for n in archive.namelist() if Path(n).suffix.lower() in IMAGE_SUFFIXES)
-        items = ((n, lambda n=n: archive.read(n)) for n in names)
+        items = [(n, lambda n=n: archive.read(n)) for n in names]
     else:
         raise ValueError(f"{source}: not a folder or a zip file of images")
-    found = False
-    for name, read in items:
-        found = True
-        yield _decode(read(), name)
-    if not found:
+    if not items:
         raise ValueError(f"{source}: no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return items
 
 
 def batches(images: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -90,19 +88,30 @@ def _content_sha(arrays: dict[str, np.ndarray]) -> str:
 
 
 def make(source: str | Path, extractor, out: str | Path, batch_size: int = 64, set_id: str | None = None,
-         identity: dict[str, Any] | None = None) -> dict[str, Any]:
+         identity: dict[str, Any] | None = None, progress: bool = True) -> dict[str, Any]:
     """Compute and save reference statistics for the images in `source`.
 
     An extractor with a `prepare` step (an evaluation-resolution transform) has it applied per image first, so
     reference images of mixed sizes still form full batches. `identity` (what protocol and reference set the file
-    is for) is stored with the statistics and covered by their sha256.
+    is for) is stored with the statistics and covered by their sha256. `progress` reports the images done, with
+    an ETA, on stderr.
     """
-    images = iter_images(source)
+    files = image_files(source)
+    images = (_decode(read(), name) for name, read in files)
     prepare = getattr(extractor, "prepare", None)
     if prepare is not None:
         images = map(prepare, images)
-    stats = reference_stats(extractor, batches(images, batch_size), set_id=set_id or Path(source).name)
+    with Progress(len(files), "stats make", "img", enabled=progress) as bar:
+        stats = reference_stats(extractor, _counted(batches(images, batch_size), bar),
+                                set_id=set_id or Path(source).name)
     return save(stats, extractor, out, identity)
+
+
+def _counted(items: Iterator[torch.Tensor], bar: Progress) -> Iterator[torch.Tensor]:
+    """`items`, counting each batch's images on `bar` once the consumer asks for the next one (it is done)."""
+    for batch in items:
+        yield batch
+        bar.update(len(batch))
 
 
 def save(stats: ReferenceStats, extractor, out: str | Path, identity: dict[str, Any] | None = None) -> dict[str, Any]:

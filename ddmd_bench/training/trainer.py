@@ -31,6 +31,7 @@ from ddmd_bench.training.runlog import RunLog
 from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
 from ddmd_bench.utils.distributed import World
 from ddmd_bench.utils.ema import EMA
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,13 @@ class Trainer:
 
     `teacher` is the bundle supplied by the teacher's owner (a track); without one, `cfg.teacher` must be a local
     diffusers pipeline directory. `prompts` is a prompt source, a prompt file, or None for the bundle's own training
-    captions."""
+    captions. `progress` reports step, loss, step time and ETA on stderr (rank 0 only)."""
 
     def __init__(self, cfg: DistillConfig, out_dir: str | Path, teacher: TeacherBundle | None = None,
-                 prompts: PromptSource | str | None = None, parallel: str = "ddp") -> None:
+                 prompts: PromptSource | str | None = None, parallel: str = "ddp", progress: bool = True) -> None:
         if parallel not in sharding.PARALLEL_MODES:
             raise ValueError(unknown_name_message("parallel mode", parallel, list(sharding.PARALLEL_MODES)))
-        self.cfg, self.out_dir = cfg, Path(out_dir)
+        self.cfg, self.out_dir, self.progress = cfg, Path(out_dir), progress
         self.teacher = teacher or load_teacher(cfg.teacher)
         self.cfg = cfg = self._resolve_shift(self._check_cfg_support(cfg))
         self.loss = DMDLoss(cfg.loss, self.teacher)
@@ -201,8 +202,10 @@ class Trainer:
         student, fake = self._distribute(nets)
         runlog = RunLog(self.out_dir, start) if w.is_main else None
         self.last_good = start
+        bar = Progress(cfg.steps, "train", "step", initial=start, enabled=self.progress)
         for step in range(start, cfg.steps):
             record = self.step(step, nets, student, fake)
+            bar.update(1, loss=record["loss"], step_s=record["sec"])
             if runlog:
                 runlog.write(record)
             if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
@@ -211,6 +214,7 @@ class Trainer:
                     runlog.flush()
             if cfg.snapshot_every and (step + 1) % cfg.snapshot_every == 0 and w.is_main:
                 self.export(nets.ema.shadow, self.out_dir / "snapshots" / f"step-{step + 1:06d}.safetensors")
+        bar.close()
         if runlog:
             runlog.close()
         return self.export(nets.ema.shadow, self.out_dir / "student.safetensors") if w.is_main else self.out_dir

@@ -146,9 +146,17 @@ def test_progress_bar_shows_only_when_asked(tmp_path, capsys):
     _run(tmp_path / "quiet", ShardPlan(10, 4))
     assert capsys.readouterr().err == ""
     _run(tmp_path / "loud", ShardPlan(10, 4), progress=True)
-    err = capsys.readouterr().err
-    # the bar counts images against the rank's total and is cleared when done (not left on the terminal)
-    assert "counting-gen:" in err and "?img/s]" in err and " 0/10 " in err and "10/10" not in err
+    lines = capsys.readouterr().err.splitlines()
+    # off a terminal: a line at the first chunk (images against the rank's total, with an ETA), one at the end
+    assert lines[0].startswith("counting-gen: generate + score: 4/10 img (40%) generate_s ") and "ETA" in lines[0]
+    assert lines[-1].startswith("counting-gen: generate + score: 10/10 img done in ")
+
+
+def test_progress_of_a_resumed_run_starts_at_its_finished_chunks(tmp_path, capsys):
+    _run(tmp_path, ShardPlan(10, 4))
+    shards.chunk_path(tmp_path / "work", 2).unlink()
+    _run(tmp_path, ShardPlan(10, 4), progress=True)
+    assert capsys.readouterr().err.splitlines()[0].startswith("counting-gen: generate + score: 10/10 img (100%)")
 
 
 def test_images_are_saved_by_prompt_index(tmp_path):

@@ -21,6 +21,7 @@ from ddmd_bench.tracks.toy import text, world
 from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser, build_teacher
 from ddmd_bench.utils.checkpoint import atomic_save, export_safetensors, load_state
 from ddmd_bench.utils.ema import EMA
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ def learning_rate(cfg: TeacherTrainConfig, step: int) -> float:
     return lr
 
 
-def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
-    """Run (or resume) training; returns the path of the exported EMA teacher."""
+def train(cfg: TeacherTrainConfig, out_dir: str | Path, progress: bool = True) -> Path:
+    """Run (or resume) training; returns the path of the exported EMA teacher. `progress` reports step, loss,
+    step time and ETA on stderr."""
     out_dir = Path(out_dir)
     model, tokenizer = build_teacher(cfg.model, seed=cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -85,6 +87,7 @@ def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     start = _resume(out_dir / "state.pt", model, opt, ema)
     log_file = _open_log(out_dir / "log.jsonl", start)
+    bar = Progress(cfg.steps, "train teacher", "step", initial=start, enabled=progress)
     for step in range(start, cfg.steps):
         t0 = time.perf_counter()
         for group in opt.param_groups:
@@ -102,11 +105,13 @@ def train(cfg: TeacherTrainConfig, out_dir: str | Path) -> Path:
         record = {"step": step + 1, "loss": loss.item(), "grad_norm": grad_norm.item(),
                   "lr": opt.param_groups[0]["lr"], "sec": time.perf_counter() - t0}
         log_file.write(json.dumps(record) + "\n")
+        bar.update(1, loss=record["loss"], step_s=record["sec"])
         if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.steps:
             log_file.flush()
             atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "ema": ema.state_dict(),
                          "step": step + 1, "config": _config_dict(cfg)}, out_dir / "state.pt")
             log.info("step %d loss %.4f", step + 1, loss.item())
+    bar.close()
     log_file.close()
     return export_teacher(ema.shadow, cfg, out_dir / "teacher.safetensors")
 
