@@ -66,10 +66,19 @@ PRECISION = MetricKind("precision", higher_is_better=True, version="1",
                        implementation="ddmd_bench.metrics.precision_recall/v1", names=("precision",))
 RECALL = MetricKind("recall", higher_is_better=True, version="1",
                     implementation="ddmd_bench.metrics.precision_recall/v1", names=("recall",))
+# HPSv2 (v2.0) and HPSv2.1 differ only in the checkpoint: one kind, the version in the metric's name and spec
+HPS = MetricKind("hps", higher_is_better=True, version="1", implementation="ddmd_bench.metrics.hps/v1 (open_clip)",
+                 names=("hpsv21", "hpsv2"))
+PICKSCORE = MetricKind("pickscore", higher_is_better=True, version="1",
+                       implementation="ddmd_bench.metrics.pickscore/v1 (transformers CLIPModel)", names=("pickscore",))
+FD_DINOV2 = MetricKind("fd_dinov2", higher_is_better=False, version="1",
+                       implementation="ddmd_bench.metrics.fd_dinov2/v1 (transformers Dinov2Model)",
+                       names=("fd_dinov2",))
 
 # metric name (as protocols and results use it) -> its kind
 METRICS: Registry[MetricKind] = Registry("metric")
-for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY, CMMD, KID, PRECISION, RECALL):
+for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY, CMMD, KID, PRECISION, RECALL, HPS, PICKSCORE,
+              FD_DINOV2):
     for _name in _kind.names:
         METRICS.add(_name, _kind)
 
@@ -96,6 +105,8 @@ def sqrt_method(label: str) -> SqrtMethod:
 CLIP_FORMULA = "scale * cos(image, prefix + prompt)"
 CMMD_ESTIMATOR = "biased MMD^2 (Gretton et al. 2012, eq. 5): all pairs, diagonals included"
 KID_KERNEL = "(x.y / d + 1)^3"
+HPS_FORMULA = "scale * cos(image, prompt), open_clip ViT-H-14 with the HPS checkpoint"
+PICKSCORE_FORMULA = "logit_scale.exp() * cos(image, prompt)"
 FID_IMAGE_FORMAT = "in-memory uint8"  # FID features come from the generated tensors, never from re-encoded files
 
 

@@ -20,7 +20,7 @@ import torch
 
 from tests import factories
 
-from tests.contracts import feature_set_cases
+from tests.contracts import feature_set_cases, paper_metric_cases, teacher_fid_cases
 
 # ------------------------------------------------------------------------------------------------------ generators
 
@@ -179,6 +179,8 @@ METRICS: dict[str, tuple[str, Callable[[], Any], int]] = {
        for p in ("dmd2", "mlperf", "torchmetrics")},
     "tiny-image_reward": ("image_reward", _tiny_image_reward, 16),
     **feature_set_cases.METRICS,
+    **teacher_fid_cases.METRICS,
+    **paper_metric_cases.METRICS,
 }
 
 
