@@ -44,10 +44,26 @@ from ddmd_bench.registry import UnknownNameError
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile each generator's denoiser (recorded).")
 @click.option("--method", "methods", multiple=True, metavar="NAME",
               help="A published method's recipe, repeatable (see `ddmd-bench methods list`).")
-@click.option("--pipeline", "pipelines", multiple=True, metavar="PATH",
+@click.option("--pipeline", "pipelines", multiple=True, metavar="DIR|ORG/NAME",
+              help="A whole diffusers pipeline, run with its own scheduler and defaults, repeatable: a local folder "
+                   "(exports of `ddmd-bench export` included) or a hub repository id, from the HF cache first.")
+@click.option("--revision", metavar="REV", help="Commit, branch or tag of the hub --pipeline or --base "
+              "(the commit it resolves to is recorded).")
+@click.option("--base", metavar="DIR|ORG/NAME", help="Base pipeline for --student or --lora: a local folder or a hub "
+              "repository id, sampled with its own scheduler and defaults (change them with --steps, --guidance, "
+              "--scheduler).")
+@click.option("--student", metavar="FILE|DIR", help="Your distilled UNet or transformer on --base or on a --method "
+              "recipe (which keeps its scheduler, timesteps and guidance): a .safetensors file or a diffusers model "
+              "folder.")
+@click.option("--lora", metavar="FILE", help="A LoRA (.safetensors, diffusers or kohya keys) on --base or on a "
+              "--method recipe, fused at --lora-scale.")
+@click.option("--lora-scale", type=float, metavar="S", help="Scale of the --lora (default 1).")
+@click.option("--run", "run_dirs", multiple=True, metavar="RUN_DIR",
               type=click.Path(exists=True, file_okay=False),
-              help="A local diffusers pipeline folder, run with its own scheduler and defaults (our exported "
-                   "students included), repeatable.")
+              help="The student of a `ddmd-bench train` run folder, repeatable: the same numbers as evaluating its "
+                   "export (a diffusers run is exported once to RUN_DIR/pipeline).")
+@click.option("--name", "display_name", metavar="NAME",
+              help="The result's name (and result file) for the one generator named, instead of the default.")
 @click.option("--steps", type=click.IntRange(min=1), help="Recipe override: inference steps.")
 @click.option("--guidance", type=float, help="Recipe override: guidance scale.")
 @click.option("--scheduler", metavar="CLS[:k=v,...]", help="Recipe override: diffusers scheduler class and config, "
@@ -79,7 +95,8 @@ from ddmd_bench.registry import UnknownNameError
 @current_toy_board
 def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_dir, force, no_leaderboard,
              as_json, quiet, latency_rounds, no_latency, save_images, grid, dry_run, compile_, methods,
-             pipelines, steps, guidance, scheduler,
+             pipelines, revision, base, student,
+             lora, lora_scale, run_dirs, display_name, steps, guidance, scheduler,
              resolution, eta, dtype, offload, vae_tiling, vae_slicing, attention_backend, data_files,
              allow_pickle, prompts_file, prompts_format, geneval_out) -> None:
     """Generate images for a protocol's prompts and score them (FID, CLIP score, prompt accuracy, latency).
@@ -125,22 +142,23 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
             raise _fail(exc) from exc
     elif prompts_format is not None:
         raise click.UsageError("--format describes a --prompts file; give the file too")
+    checkpoint = _checkpoint_spec(methods, pipelines, base, revision, student, lora, lora_scale)
+    names = _generator_names(models, methods, pipelines, revision, checkpoint, run_dirs, display_name)
     layout_context = _geneval_context(protocol_name, limit, data) if geneval_out is not None else None
     request = suite.EvaluationRequest(
-        protocol=protocol_name, models=(*models, *(f"method:{m}" for m in methods),
-                                        *(f"pipeline:{p}" for p in pipelines)),
+        protocol=protocol_name, models=names,
         limit=limit, data=data, results_dir=results_dir,
         leaderboard_dir=None if no_leaderboard else leaderboard_dir, force=force, compile=compile_,
         generator_options=GeneratorOptions(overrides, RunSettings(
             dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
-            attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle)),
+            attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle), display_name),
         run=suite.RunOptions(batch_size, not quiet, save_images or geneval_out is not None, grid,
                              latency=not no_latency, latency_rounds=latency_rounds))
     if dry_run:
         download = None
         if methods:  # what the recipes and the metrics need from the hub, listed whether or not the run can start
             try:
-                download = _recipes_download_plan(request, methods, overrides)
+                download = _recipes_download_plan(request, methods, overrides, checkpoint)
             except (UnknownNameError, ValueError, OSError, RuntimeError) as exc:
                 raise _fail(exc) from exc
         try:
@@ -176,6 +194,52 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
         click.echo(outcome.footer())
     if outcome.failed:
         raise click.ClickException(f"{len(outcome.failed)} run(s) failed: " + "; ".join(outcome.failed))
+
+
+def _checkpoint_spec(methods, pipelines, base, revision, student, lora, lora_scale):
+    """The --student or --lora on its --base or --method (None when neither is given); bad combinations are usage
+    errors, raised before anything is loaded."""
+    from ddmd_bench.generators.checkpoints import CheckpointError, CheckpointSpec
+
+    if student is None and lora is None:
+        if base is not None:
+            raise click.UsageError("--base is the pipeline under a --student or --lora; give one of them (a whole "
+                                   "pipeline is --pipeline DIR|ORG/NAME)")
+        if lora_scale is not None:
+            raise click.UsageError("--lora-scale scales a --lora; give the LoRA file too")
+        return None
+    if pipelines:
+        raise click.UsageError(f"--student and --lora go on top of --base DIR|ORG/NAME or --method NAME, not on a "
+                               f"whole --pipeline (for example --base {pipelines[0]})")
+    if len(methods) > 1 or (methods and base is not None):
+        given = [*(f"--method {m}" for m in methods), *([f"--base {base}"] if base else [])]
+        raise click.UsageError(f"--student and --lora go on one base: one --base or one --method, got "
+                               f"{', '.join(given)}")
+    try:
+        return CheckpointSpec(base, revision, methods[0] if methods else None, student, lora,
+                              1.0 if lora_scale is None else lora_scale)
+    except CheckpointError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def _generator_names(models, methods, pipelines, revision, checkpoint, run_dirs, display_name) -> tuple[str, ...]:
+    """The generator names of the request: shipped models, recipes (but the one under a --student or --lora),
+    pipelines (a hub one at --revision), the checkpoint and the runs."""
+    if checkpoint is None and revision is not None:
+        hub = [p for p in pipelines if not Path(p).is_dir()]
+        if len(hub) != 1 or "@" in hub[0]:
+            raise click.UsageError("--revision applies to one hub repository, --pipeline ORG/NAME or --base "
+                                   f"ORG/NAME (given once); got {len(hub)} hub --pipeline ids: {', '.join(hub)}")
+        pipelines = [f"{p}@{revision}" if p in hub else p for p in pipelines]
+    swapped = checkpoint.method if checkpoint is not None else None
+    names = (*models, *(f"method:{m}" for m in methods if m != swapped), *(f"pipeline:{p}" for p in pipelines),
+             *((f"checkpoint:{checkpoint.target()}",) if checkpoint is not None else ()),
+             *(f"run:{d}" for d in run_dirs))
+    if display_name is not None and (len(names) != 1 or models):
+        shipped = " (shipped models keep their names)" if models else ""
+        raise click.UsageError(f"--name names one --method, --pipeline, --student/--lora or --run generator; this "
+                               f"run has {len(names)} generators{shipped}")
+    return names
 
 
 def _recipes_resolution(methods) -> int | None:
@@ -238,15 +302,21 @@ def _write_geneval_layouts(context, outcome, results_dir: Path, out: Path) -> No
         click.echo(f"{name}: GenEval layout of {len(folders)} prompts in {target}", err=True)
 
 
-def _recipes_download_plan(request, methods, overrides):
-    """What the named recipes (after the overrides) and the protocol's metrics need from the hub, checked against
-    the HF cache without the network."""
+def _recipes_download_plan(request, methods, overrides, checkpoint=None):
+    """What the named recipes (after the overrides; without the published student where --student or --lora
+    replaces it) and the protocol's metrics need from the hub, checked against the HF cache without the network."""
+    import dataclasses
+
     from ddmd_bench import resolver
     from ddmd_bench.protocols import LoadsWeights, get_protocol
     from ddmd_bench.recipes import apply_overrides, get_recipe
 
     _, context = get_protocol(request.protocol, request.limit, data=dict(request.data))
-    needs = [need for m in methods for need in resolver.recipe_needs(apply_overrides(get_recipe(m), overrides))]
+    recipes = [apply_overrides(get_recipe(m), overrides) for m in methods]
+    if checkpoint is not None and checkpoint.method is not None:  # the user's weights are local files
+        recipes = [dataclasses.replace(r, student=None) if m == checkpoint.method else r
+                   for m, r in zip(methods, recipes)]
+    needs = [need for r in recipes for need in resolver.recipe_needs(r)]
     if isinstance(context, LoadsWeights):
         needs += resolver.weights_needs(context.weight_names())
     return resolver.download_plan(needs)

@@ -3,8 +3,9 @@
 The trace (calls per generate, the timesteps seen, the denoiser batch relative to the images, embedded guidance)
 goes into every result record: a recipe that was silently run with the wrong scheduler or guidance shows it.
 
-`from_method` (`method:NAME`, a published recipe) and `from_pipeline` (`pipeline:PATH`, any local folder) are the
-sources `ddmd_bench.generators.resolve.KINDS` names.
+`from_method` (`method:NAME`, a published recipe), `from_pipeline` (`pipeline:PATH`, a local folder, or a hub id
+`pipeline:ORG/NAME@REV`) and `from_checkpoint` (`checkpoint:...`, a student or LoRA on a base or a recipe; see
+`ddmd_bench.generators.checkpoints`) are the sources `ddmd_bench.generators.resolve.KINDS` names.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from typing import Any
 
 import torch
 
-from ddmd_bench.generators import pipelines
+from ddmd_bench.generators import checkpoints, pipelines
 from ddmd_bench.generators.resolve import GeneratorOptions
 from ddmd_bench.generators.settings import RunSettings
 from ddmd_bench.recipes import Overrides, apply_overrides, get_recipe
-from ddmd_bench.recipes.generic import generic_recipe
 from ddmd_bench.recipes.recipe import Recipe
 
 log = logging.getLogger(__name__)
@@ -151,10 +151,23 @@ class DiffusersGenerator:
 
 def from_method(name: str, options: GeneratorOptions) -> DiffusersGenerator:
     """A published method's recipe (`method:NAME`), with the command line's overrides and run settings."""
-    return DiffusersGenerator(apply_overrides(get_recipe(name), options.overrides or Overrides()), options.settings)
+    return recipe_generator(get_recipe(name), options)
 
 
-def from_pipeline(path: str, options: GeneratorOptions) -> DiffusersGenerator:
-    """The generic recipe of a local diffusers pipeline folder (`pipeline:PATH`), with overrides and settings."""
-    return DiffusersGenerator(apply_overrides(generic_recipe(path), options.overrides or Overrides()),
-                              options.settings)
+def from_pipeline(target: str, options: GeneratorOptions) -> DiffusersGenerator:
+    """The generic recipe of a whole pipeline (`pipeline:TARGET`): a local folder, or a hub repository id
+    `ORG/NAME` or `ORG/NAME@REVISION` resolved through the HF cache, with overrides and settings."""
+    return recipe_generator(checkpoints.pipeline_recipe(target, options.settings or RunSettings()), options)
+
+
+def from_checkpoint(target: str, options: GeneratorOptions) -> DiffusersGenerator:
+    """A student or LoRA on a base pipeline or a published recipe (`checkpoint:TARGET`, the text form of a
+    `checkpoints.CheckpointSpec`), with overrides and settings."""
+    spec = checkpoints.CheckpointSpec.parse(target)
+    return recipe_generator(checkpoints.checkpoint_recipe(spec, options.settings or RunSettings()), options)
+
+
+def recipe_generator(recipe: Recipe, options: GeneratorOptions) -> DiffusersGenerator:
+    """A generator of `recipe` after the overrides (which rename it), shown under `options.name` when one is given."""
+    return DiffusersGenerator(apply_overrides(recipe, options.overrides or Overrides()), options.settings,
+                              options.name)

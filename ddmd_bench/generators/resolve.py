@@ -1,9 +1,10 @@
 """Generators by name: the registries that tracks and backends fill, and the one resolution path `evaluate` uses.
 
 A name is either prefixed, `KIND:TARGET`, with KIND one of `KINDS` (`method:dmd2-sdxl-4step`, a published recipe;
-`pipeline:/path/to/folder`, any local diffusers pipeline), or plain: a model shipped with a track, by suite name or
-spec (`toy-teacher/euler-4/cfg3`, `teacher:steps=4,guidance=3`). Plain names, and the suite evaluated when no
-generator is named, belong to the track registered as `DEFAULT_TRACK` in `SHIPPED`.
+`pipeline:/path/to/folder` or `pipeline:ORG/NAME@REV`, a whole diffusers pipeline; `checkpoint:{...}`, a student or
+LoRA on a base pipeline or recipe; `run:RUN_DIR`, the student of a training run), or plain: a model shipped with a
+track, by suite name or spec (`toy-teacher/euler-4/cfg3`, `teacher:steps=4,guidance=3`). Plain names, and the
+suite evaluated when no generator is named, belong to the track registered as `DEFAULT_TRACK` in `SHIPPED`.
 
 Entries are lazy registry references ('package.module:attribute'), so this module imports no track and no
 backend; each is imported the first time a name of its kind is resolved.
@@ -30,6 +31,7 @@ class GeneratorOptions:
 
     overrides: Overrides | None = None
     settings: RunSettings | None = None
+    name: str | None = None  # the display name of the one generator a request names (a result file is named by it)
 
 
 class Source(Protocol):
@@ -54,6 +56,9 @@ class ShippedModels(Protocol):
 KINDS: Registry[Source] = Registry("generator kind")
 KINDS.add_lazy("method", "ddmd_bench.generators.diffusers:from_method")
 KINDS.add_lazy("pipeline", "ddmd_bench.generators.diffusers:from_pipeline")
+KINDS.add_lazy("checkpoint", "ddmd_bench.generators.diffusers:from_checkpoint")
+# a training run's student: built by the code that exports runs (a track's runs by that track), found lazily
+KINDS.add_lazy("run", "ddmd_bench.training.export:run_generator")
 
 SHIPPED: Registry[ShippedModels] = Registry("track with shipped models")
 SHIPPED.add_lazy("toy", "ddmd_bench.tracks.toy.suite:SHIPPED")
@@ -66,6 +71,9 @@ def resolve_generator(text: str, options: GeneratorOptions | None = None) -> Gen
     kind, sep, target = text.partition(":")
     if sep and kind in KINDS:
         return KINDS.get(kind)(target, options or GeneratorOptions())
+    if options is not None and options.name is not None:
+        raise ValueError(f"a display name is given to checkpoints, pipelines, recipes and runs; {text!r} is a "
+                         f"shipped model, named by its spec")
     return SHIPPED.get(DEFAULT_TRACK).resolve(text)
 
 

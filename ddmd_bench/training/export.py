@@ -7,11 +7,16 @@ config, teacher facts and grid in its safetensors metadata), rebuilds the studen
 fused pipeline, the LoRA in diffusers' own LoRA file format (when the student is a LoRA) and `export.json`, the
 record of the export. Runs distilled from a track's own teacher (not a diffusers folder) are exported by that
 track, found through `RUN_EXPORTERS`.
+
+`run_generator` is what `evaluate --run RUN_DIR` runs: a run on a diffusers teacher is exported once to
+`RUN_DIR/pipeline` by `export_run` (kept while its student and teacher are unchanged) and sampled as that pipeline,
+so a run and its export give the same images; a track's run is built by its track (`RUN_GENERATORS`).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -20,7 +25,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -30,6 +35,10 @@ from ddmd_bench.training import lora
 from ddmd_bench.training.bundle import TeacherBundle
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.utils.pipelines import pipeline_files
+
+if TYPE_CHECKING:
+    from ddmd_bench.generators.base import Generator
+    from ddmd_bench.generators.resolve import GeneratorOptions
 
 log = logging.getLogger(__name__)
 
@@ -230,3 +239,66 @@ def export_diffusers_run(student: TrainedStudent, out_dir: Path) -> RunExport:
                            "num_inference_steps": student.steps, "guidance_scale": 1.0},
               "lora": lora_record}
     return RunExport(out_dir, "diffusers-pipeline", record)
+
+
+# ---------------------------------------------------------------------------------------------- evaluating a run
+EVAL_EXPORT = "pipeline"  # RUN_DIR/pipeline: the export that `evaluate --run` samples
+
+# A track's named teacher -> the generator of such a run's student.
+RunGenerator = Callable[[TrainedStudent, "GeneratorOptions"], "Generator"]
+RUN_GENERATORS: Registry[RunGenerator] = Registry("teacher with a run generator")
+RUN_GENERATORS.add_lazy("toy", "ddmd_bench.tracks.toy.runs:run_generator")
+
+
+def run_generator(target: str, options: GeneratorOptions) -> Generator:
+    """The student of training run folder `target` (`run:RUN_DIR`) as a generator, named `run:<folder>@<sha256 of
+    the student file>` unless `options.name` says otherwise."""
+    from ddmd_bench.generators.diffusers import recipe_generator  # torch and diffusers: only when a run is evaluated
+    from ddmd_bench.recipes.generic import generic_recipe
+
+    run_dir = Path(target)
+    if (run_dir / "model_index.json").is_file():
+        raise ExportError(f"{run_dir} is a diffusers pipeline folder, not a training run; evaluate it with "
+                          f"--pipeline {run_dir}")
+    student = read_student(run_dir)
+    if student.config.teacher in RUN_GENERATORS:
+        return RUN_GENERATORS.get(student.config.teacher)(student, options)
+    folder = evaluation_export(student)
+    recipe = generic_recipe(folder)
+    return recipe_generator(dataclasses.replace(recipe, name=run_name(student), method="training run",
+                                                sources=(str(student.path),)), options)
+
+
+def run_name(student: TrainedStudent) -> str:
+    """`run:<run folder name>@<first 8 hex digits of the student file's sha256>`."""
+    return f"run:{student.run_dir.resolve().name}@{student.sha256[:8]}"
+
+
+def evaluation_export(student: TrainedStudent) -> Path:
+    """`RUN_DIR/pipeline`: the run's export, written by `export_run` unless the one there already holds this student
+    on this teacher with every file intact (an export of an earlier student of the run is replaced)."""
+    from filelock import FileLock  # concurrent ranks of one evaluation export once
+
+    out = student.run_dir / EVAL_EXPORT
+    with FileLock(str(student.run_dir / f".{EVAL_EXPORT}.lock")):
+        if out.exists():
+            if _export_is_current(out, student):
+                return out
+            if not (out / RECORD).is_file():
+                raise ExportError(f"{out} exists but is not an export of {student.run_dir}; move it away so that "
+                                  f"the run can be exported there")
+            log.info("%s holds an export of another student or teacher: exporting again", out)
+            shutil.rmtree(out)
+        return export_run(student.run_dir, out).out_dir
+
+
+def _export_is_current(out: Path, student: TrainedStudent) -> bool:
+    try:
+        record = json.loads((out / RECORD).read_text())
+        teacher = Path(record["teacher_folder"]["path"])
+        current = record["student"]["sha256"] == student.sha256 and str(teacher) == student.config.teacher \
+            and record["teacher_folder"]["content_sha256"] == hashing.manifest_digest(
+                hashing.digest_files(teacher, pipeline_files(teacher)))
+        return current and all(hashing.file_sha256(out / name) == sha for name, sha in record["files"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False

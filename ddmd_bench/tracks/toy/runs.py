@@ -1,5 +1,6 @@
-"""Toy students straight from training runs, without shipping them: a run's EMA student exported to a folder, and
-loading a student from a run folder, such an export folder or the student file itself.
+"""Toy students straight from training runs, without shipping them: a run's EMA student exported to a folder,
+loading a student from a run folder, such an export folder or the student file itself, and the generator that
+`evaluate --run` samples it with (`run_generator`, found through `training.export.RUN_GENERATORS`).
 
 A student is identified by the sha256 of its file: a run folder and its export hold the same bytes, so they load
 the same model under the same identity. The file's metadata (written by the trainer) carries the config, the
@@ -14,12 +15,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ddmd_bench.generators.resolve import GeneratorOptions
 from ddmd_bench.tracks.toy import shipped
 from ddmd_bench.tracks.toy.bundle import TEACHER
+from ddmd_bench.tracks.toy.generator_specs import ToyGeneratorSpec
+from ddmd_bench.tracks.toy.generators import CompiledDenoiser, ToyGenerator
 from ddmd_bench.tracks.toy.loaders import load_denoiser, student_model
-from ddmd_bench.tracks.toy.models import ToyDenoiser
+from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser
+from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
 from ddmd_bench.training.export import (ExportError, RunExport, TrainedStudent, read_student,
-                                        read_student_file)
+                                        read_student_file, run_name)
 
 STUDENT_FILE = "student.safetensors"  # the exported copy's name: a run's own file name, so it is also a run folder
 SAMPLER = "flow-dmd"  # the chain toy students were trained on (predict x0, re-noise at the next level)
@@ -85,3 +90,46 @@ def _build(student: TrainedStudent, cached: bool) -> tuple[ToyDenoiser, object, 
             "student_sigmas": list(student.student_sigmas), "lora_rank": student.lora_rank,
             "distill_config": student.config.to_dict()}
     return model, tokenizer, meta
+
+
+class RunStudentGenerator(ToyGenerator):
+    """A `Generator` over the student of a toy run (a run folder, its export, or the student file): the shipped
+    models' sampler, with weights from `load_student`. Its identity holds the student file's path and sha256."""
+
+    def __init__(self, path: Path, spec: ToyGeneratorSpec, name: str, cached: bool = True) -> None:
+        # ToyGenerator's own constructor loads a shipped model by name; this one loads the run's student instead
+        SCHEDULERS.get(spec.scheduler)
+        self.path, self.spec, self.name = path, spec, name
+        model, tokenizer, self._meta = load_student(path, cached)
+        if spec.compile:
+            model = CompiledDenoiser(model)
+        self._config = TeacherConfig.from_dict(self._meta["model_config"])
+        self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps),
+                                  spec.steps, spec.guidance)
+
+    def fresh(self) -> RunStudentGenerator:
+        """A new instance that reads, verifies and builds the student again (what a cold start times)."""
+        return RunStudentGenerator(self.path, self.spec, self.name, cached=False)
+
+    def describe(self) -> dict[str, Any]:
+        """The shipped models' record, with the student file in place of a shipped model name."""
+        return {**super().describe(), "model": "run-student",
+                "student": {"file": self._meta["source"], "sha256": self._meta["sha256"],
+                            "teacher_sha256": self._meta["teacher_sha256"],
+                            "student_sigmas": self._meta["student_sigmas"], "lora_rank": self._meta["lora_rank"]}}
+
+
+def run_generator(student: TrainedStudent, options: GeneratorOptions) -> RunStudentGenerator:
+    """The run's student with its own sampler (`sampler_defaults`); --steps and --guidance change it, the
+    diffusers-only overrides are refused."""
+    overrides = options.overrides.items() if options.overrides is not None else {}
+    unsupported = sorted(set(overrides) - {"steps", "guidance"})
+    if unsupported:
+        raise ExportError(f"a toy run samples on the toy DMD chain at 16 px: "
+                          f"{', '.join('--' + k for k in unsupported)} cannot be applied (--steps and --guidance can)")
+    defaults = sampler_defaults(student)
+    steps, guidance = overrides.get("steps", defaults["steps"]), overrides.get("guidance", defaults["guidance"])
+    compile_ = options.settings is not None and options.settings.compile
+    spec = ToyGeneratorSpec("run-student", steps, guidance, defaults["scheduler"], compile_)
+    name = options.name or run_name(student) + "".join(f"[{k}={v}]" for k, v in overrides.items())
+    return RunStudentGenerator(student.path, spec, name)
