@@ -6,10 +6,14 @@ only what they run, never a model backend such as diffusers (tests/unit/test_fas
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -111,3 +115,119 @@ def parse_data(items) -> dict[str, Path]:
                                      param_hint="--data")
         data[key] = Path(value)
     return data
+
+
+# ------------------------------------------------------------------------------------------------- run configs
+
+RUN_CONFIG_META = "ddmd_bench.run_config"  # where the loaded config waits in ctx.meta for the command body
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """A `--config` TOML file: its exact text and sha256 (what a record stores) and the option values it sets."""
+
+    path: Path
+    text: str
+    sha256: str
+    values: dict[str, Any]  # click parameter name -> value, as `ctx.default_map` takes them
+
+    def record(self) -> dict[str, str]:
+        """What a result record keeps: the file's path, its sha256 and its whole text."""
+        return {"path": str(self.path), "sha256": self.sha256, "text": self.text}
+
+
+def config_keys(command: click.Command) -> dict[str, click.Option]:
+    """The keys a run config may use for `command`: each long option name, with dashes or underscores."""
+    keys = {}
+    for param in command.params:
+        if not isinstance(param, click.Option) or param.name in ("run_config", "help") or not param.expose_value:
+            continue
+        for opt in (*param.opts, *param.secondary_opts):
+            if opt.startswith("--"):
+                keys[opt[2:]] = keys[opt[2:].replace("-", "_")] = param
+    return keys
+
+
+def read_run_config(path: Path, command: click.Command) -> RunConfig:
+    """Parse a run config for `command`; an unknown key or a value of the wrong shape is a `click.BadParameter`
+    that names the key and lists the valid ones."""
+    if sys.version_info >= (3, 11):  # only when a --config is read
+        import tomllib
+    else:  # the same parser, as a package before Python 3.11
+        import tomli as tomllib
+    data = Path(path).read_bytes()
+    try:
+        table = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"{path}: not a TOML file: {exc}", param_hint="--config") from exc
+    keys = config_keys(command)
+    valid = sorted(k for k in keys if "_" not in k or k.replace("_", "-") not in keys)
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        raise click.BadParameter(f"{path}: unknown key{'s' if len(unknown) > 1 else ''} "
+                                 f"{', '.join(map(repr, unknown))} for `{command.name}`; valid keys: "
+                                 f"{', '.join(valid)}", param_hint="--config")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        param = keys[key]
+        if param.name in values:
+            raise click.BadParameter(f"{path}: {key!r} sets --{key.replace('_', '-')} a second time",
+                                     param_hint="--config")
+        values[param.name] = _config_value(path, key, param, value)
+    return RunConfig(Path(path), data.decode("utf-8"), hashlib.sha256(data).hexdigest(), values)
+
+
+def _config_value(path: Path, key: str, param: click.Option, value: Any) -> Any:
+    """A TOML value as the option would receive it: a list for a repeatable option (a table of a KEY=VALUE option
+    becomes its 'KEY=VALUE' items, nested keys joined with dots), a boolean for a flag, one scalar otherwise."""
+    def bad(expected: str) -> click.BadParameter:
+        return click.BadParameter(f"{path}: {key!r} must be {expected}, got {value!r}", param_hint="--config")
+
+    if param.is_flag:
+        if not isinstance(value, bool):
+            raise bad("true or false")
+        return value
+    if param.multiple:
+        if isinstance(value, dict):
+            return [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in _dotted(value)]
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, (list, dict)) for v in items):
+            raise bad("a value or a list of values")
+        return [str(v) if isinstance(v, (str, int, float)) and not isinstance(v, bool) else v for v in items]
+    if isinstance(value, (list, dict)):
+        raise bad("a single value")
+    return value
+
+
+def _dotted(table: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """{'loss': {'guidance': 2}} -> [('loss.guidance', 2)]."""
+    out = []
+    for k, v in table.items():
+        out += _dotted(v, f"{prefix}{k}.") if isinstance(v, dict) else [(f"{prefix}{k}", v)]
+    return out
+
+
+def _load_run_config(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    # eager: runs before every other option is read, so the file's values become their defaults and an option
+    # given on the command line still wins
+    if value is None:
+        return
+    config = read_run_config(value, ctx.command)
+    ctx.default_map = {**(ctx.default_map or {}), **config.values}
+    ctx.meta[RUN_CONFIG_META] = config
+
+
+def run_config_option(command: click.Command) -> click.Command:
+    """The `--config FILE` option of a command: a TOML file whose keys are the command's option names."""
+    return click.option(
+        "--config", "run_config", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE",
+        is_eager=True, expose_value=False, callback=_load_run_config,
+        help="Read options from a TOML file: keys are this command's option names (dashes or underscores), "
+             "e.g. `limit = 40`, `model = [\"ddmd-4step\"]`; options given on the command line win. The file's "
+             "text and sha256 are recorded.")(command)
+
+
+def run_config_record() -> dict[str, str] | None:
+    """The record of the running command's `--config` file (path, sha256, text), or None without one."""
+    config = click.get_current_context().meta.get(RUN_CONFIG_META)
+    return None if config is None else config.record()

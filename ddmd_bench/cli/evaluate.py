@@ -8,11 +8,20 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from ddmd_bench.cli._app import PromptFormat, _fail, current_toy_board, main, parse_data
+from ddmd_bench.cli._app import (
+    PromptFormat,
+    _fail,
+    current_toy_board,
+    main,
+    parse_data,
+    run_config_option,
+    run_config_record,
+)
 from ddmd_bench.registry import UnknownNameError
 
 
 @main.command()
+@run_config_option
 @click.option("--protocol", "protocol_name", default="toy", show_default=True, metavar="NAME",
               help="Evaluation protocol (see `ddmd-bench prompts list`).")
 @click.option("--model", "models", multiple=True, metavar="SPEC",
@@ -153,7 +162,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
             dtype=dtype, offload=offload, vae_tiling=vae_tiling, vae_slicing=vae_slicing,
             attention_backend=attention_backend, compile=compile_, allow_pickle=allow_pickle), display_name),
         run=suite.RunOptions(batch_size, not quiet, save_images or geneval_out is not None, grid,
-                             latency=not no_latency, latency_rounds=latency_rounds))
+                             latency=not no_latency, latency_rounds=latency_rounds),
+        run_config=run_config_record())
     if dry_run:
         download = None
         if methods:  # what the recipes and the metrics need from the hub, listed whether or not the run can start

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ddmd_bench.cli._app import main
+from ddmd_bench.cli._app import main, run_config_option, run_config_record
 from ddmd_bench.registry import unknown_name_message
 
 
@@ -59,6 +59,7 @@ def _preset_command(preset: str) -> click.Command:
     @click.command(name=preset, help=f"Distil with preset {preset}: schedule {cfg.loss.schedule}, "
                    f"normalisation {cfg.loss.normalization}, terms {cfg.loss.terms}, guidance {cfg.loss.guidance:g}, "
                    f"{cfg.student_steps}-step student, {cfg.steps} updates.")
+    @run_config_option
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Run folder (default runs/<preset>). Re-running the same command resumes.")
     @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
@@ -83,19 +84,22 @@ def _preset_command(preset: str) -> click.Command:
         if threads:
             torch.set_num_threads(threads)
         logging.getLogger("ddmd_bench").setLevel(logging.INFO)
+        out = out or Path("runs") / preset
+        config = _keep_run_config(out)
         try:
-            info = run_preset(preset, out or Path("runs") / preset, parse_overrides(overrides), prompts, ship,
+            info = run_preset(preset, out, parse_overrides(overrides), prompts, ship,
                               "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good,
                               parallel, force=force)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
-        click.echo(json.dumps(info, indent=1, default=str))
+        click.echo(json.dumps({**info, **config}, indent=1, default=str))
 
     return command
 
 
 def _train_command(name: str, help_text: str):
     @train.command(name=name, help=help_text)
+    @run_config_option
     @click.option("--track", type=click.Choice(["toy"]), default="toy", show_default=True, help="Which track.")
     @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
                   help="Run folder (default runs/toy-<name>). Re-running the same command resumes.")
@@ -111,13 +115,28 @@ def _train_command(name: str, help_text: str):
         if threads:
             torch.set_num_threads(threads)
         logging.getLogger("ddmd_bench").setLevel(logging.INFO)
+        out = out or Path("runs") / f"toy-{name}"
+        config = _keep_run_config(out)
         try:
-            info = TRAINERS[name](out or Path("runs") / f"toy-{name}", steps, ship, force=force)
+            info = TRAINERS[name](out, steps, ship, force=force)
         except ValueError as exc:  # a refused --ship (the file exists and --force is not given)
             raise click.ClickException(str(exc)) from exc
-        click.echo(json.dumps(info, indent=1, default=str))
+        click.echo(json.dumps({**info, **config}, indent=1, default=str))
 
     return command
+
+
+def _keep_run_config(out: Path) -> dict[str, dict[str, str]]:
+    """The `--config` file of this invocation, written into the run folder as run-config.json (path, sha256, text)
+    before training starts; returns {"run_config": ...} for the command's output, or {} without --config."""
+    record = run_config_record()
+    if record is None:
+        return {}
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / "run-config.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    tmp.replace(out / "run-config.json")
+    return {"run_config": record}
 
 
 _train_command("teacher", "Train the toy teacher (flow-matching SD3-style transformer, ~50 CPU-minutes).")

@@ -41,6 +41,7 @@ class Result:
     data_files: dict[str, dict[str, str]] | None = None  # the user's files: path, sha256, whether a known hash matched
     gate: dict[str, Any] | None = None  # the protocol's quality gate: passed, summary
     outputs: dict[str, Any] | None = None  # flat or identical images among the outputs
+    run_config: dict[str, str] | None = None  # the `--config` file the run was started with: path, sha256, text
 
     @property
     def failed_metrics(self) -> list[str]:
@@ -69,7 +70,7 @@ class Result:
 
 
 FIELDS = frozenset(f.name for f in dataclasses.fields(Result))
-OPTIONAL = frozenset({"resize", "trace", "data_files", "gate", "outputs"})
+OPTIONAL = frozenset({"resize", "trace", "data_files", "gate", "outputs", "run_config"})
 REQUIRED = FIELDS - OPTIONAL
 
 

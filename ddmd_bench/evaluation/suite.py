@@ -88,6 +88,10 @@ class EvaluationRequest:
     compile: bool = False  # torch.compile every generator's denoiser (recorded in its identity)
     generator_options: GeneratorOptions = GeneratorOptions()
     run: RunOptions = RunOptions()
+    # Generators built by the caller (the Python API's in-memory models), run before the named `models`; with
+    # any of them and no `models`, the default suite is not added.
+    generators: tuple[Generator, ...] = ()
+    run_config: Mapping[str, str] | None = None  # the run's `--config` file (path, sha256, text), recorded
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +106,9 @@ class Resolved:
 def resolve(request: EvaluationRequest) -> Resolved:
     """The protocol (every data-file and prompt check runs here, once), then each generator."""
     protocol, context = get_protocol(request.protocol, request.limit, data=dict(request.data))
-    names = requested(request.models, request.compile)
-    return Resolved(protocol, context, [resolve_generator(name, request.generator_options) for name in names])
+    names = requested(request.models, request.compile) if request.models or not request.generators else []
+    return Resolved(protocol, context, [*request.generators,
+                                        *(resolve_generator(name, request.generator_options) for name in names)])
 
 
 def evaluate_suite(request: EvaluationRequest) -> Outcome:
@@ -182,7 +187,8 @@ def _run_one(gen: Generator, resolved: Resolved, request: EvaluationRequest, out
         return None
     if result is None:  # not rank 0
         return None
-    result = result.replace(outputs=_check_outputs(result, gen, protocol, options, work_dir, world))
+    result = result.replace(outputs=_check_outputs(result, gen, protocol, options, work_dir, world),
+                            run_config=dict(request.run_config) if request.run_config else None)
     records.write_result(result, path)
     prompts = resolved.context.prompt_set.prompts
     records.write_samples(result, prompts, protocol.seeds(len(prompts)), path.with_suffix(".samples.jsonl"),
