@@ -23,6 +23,7 @@ from ddmd_bench.protocol import Protocol
 from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.context import LiteratureContext
 from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, check_reference
+from ddmd_bench.tracks.literature.scores import SCORES
 from ddmd_bench.tracks.literature.specs import FidSpec, LiteratureSpec, PromptSource
 
 log = logging.getLogger(__name__)
@@ -43,9 +44,14 @@ def build(spec: LiteratureSpec, limit: int | None = None,
         raise ValueError(f"limit must be >= 1, got {limit}")
     data = dict(data or {})
     datafiles.check_keys(spec.name, spec.data_files, data)
-    captions = datafiles.one_of(spec.name, tuple(s.file for s in spec.prompt_sources), data)
+    try:
+        captions = datafiles.one_of(spec.name, tuple(s.file for s in spec.prompt_sources), data)
+        stats = {f.metric: datafiles.require(spec.name, f.stats, data) for f in spec.fids}
+    except datafiles.MissingDataFile as exc:  # say at once everything a run needs (`evaluate --dry-run` shows it)
+        from ddmd_bench.tracks.literature.context import needs_report
+
+        raise datafiles.MissingDataFile(f"{exc}\n{needs_report(spec)}") from exc
     source = next(s for s in spec.prompt_sources if s.file.key == captions.spec.key)
-    stats = {f.metric: datafiles.require(spec.name, f.stats, data) for f in spec.fids}
     references = {f.metric: check_reference(spec, f, stats[f.metric]) for f in spec.fids}
     prompts = load_prompts(spec, source, captions.path)
     if limit is not None:
@@ -97,6 +103,8 @@ def metric_specs(spec: LiteratureSpec, references: dict[str, ReferenceInfo],
     A gate's ranges are recorded only when `gated` (the full prompt set: the ranges hold at the protocol's n)."""
     specs = {f.metric: fid_spec(f, references[f.metric]) for f in spec.fids}
     specs["clip_score"] = clip_spec(spec.clip_preset)
+    for name, scale in spec.scores:
+        specs[name] = SCORES.get(name).declared(scale)
     if spec.gate is not None and gated:
         for r in spec.gate.ranges:
             specs[r.metric]["gate"] = {"name": spec.gate.name, "low": r.low, "high": r.high, "inclusive": True}

@@ -15,6 +15,7 @@ from typing import Any
 from ddmd_bench import resolver
 from ddmd_bench.tracks.literature.datafiles import VerifiedFile
 from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, build_extractor
+from ddmd_bench.tracks.literature.scores import SCORES
 from ddmd_bench.tracks.literature.specs import LiteratureSpec
 from ddmd_bench.prompts import PromptSet
 
@@ -42,6 +43,30 @@ def resolve_all(names: Iterable[str]) -> dict[str, Path]:
     return found
 
 
+def weight_names(spec: LiteratureSpec) -> list[str]:
+    """resolver.WEIGHTS entries the metrics of `spec` load."""
+    from ddmd_bench.metrics.clip_presets import PRESETS  # open_clip and torch: not needed to build a protocol
+
+    scores = [w for name, _ in spec.scores for w in SCORES.get(name).weights]
+    return [INCEPTION, PRESETS.get(spec.clip_preset).weights, *scores]
+
+
+def needs_report(spec: LiteratureSpec) -> str:
+    """Every data file `spec` reads and every weight file its metrics load (with the download plan of the hub files
+    missing from the HF cache, checked offline): what a run of the protocol needs, in one message."""
+    lines = [f"protocol {spec.name} reads these data files (--data KEY=PATH):"]
+    lines += [f"- {f.key} ({f.filename}): {f.what}; source: {f.source}" for f in spec.data_files]
+    names = weight_names(spec)
+    lines.append("and its metrics load these weight files (resolver entries, `ddmd-bench doctor` shows them):")
+    for name in names:
+        w = resolver.WEIGHTS.get(name)
+        lines.append(f"- {name}: {w.repo_id or w.url} {w.filename} ({w.used_for})")
+    plan = resolver.download_plan(resolver.weights_needs(names))
+    if not plan.complete:
+        lines.append(plan.report())
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True, slots=True)
 class LiteratureContext:
     """What the runner needs besides the protocol: prompts (with their selection), data files, metric builders."""
@@ -53,9 +78,7 @@ class LiteratureContext:
 
     def weight_names(self) -> list[str]:
         """resolver.WEIGHTS entries the metrics load."""
-        from ddmd_bench.metrics.clip_presets import PRESETS  # open_clip and torch: not needed to build a protocol
-
-        return [INCEPTION, PRESETS.get(self.spec.clip_preset).weights]
+        return weight_names(self.spec)
 
     def build_metrics(self, protocol) -> dict[str, Any]:
         """Fresh FID and CLIP-score metrics for a run of `protocol` (loads real weights)."""
@@ -72,6 +95,8 @@ class LiteratureContext:
             metrics[fid.metric] = FID(build_extractor(fid, paths[INCEPTION]), stats, sqrt_method="eigh")
         preset = PRESETS.get(self.spec.clip_preset)
         metrics["clip_score"] = build_clip_score(preset, weights=paths[preset.weights])
+        for name, scale in self.spec.scores:  # their files were resolved above, with the rest
+            metrics[name] = SCORES.get(name).build(scale)
         return metrics
 
     def selection(self) -> tuple[dict[str, Any], ...]:

@@ -32,7 +32,8 @@ class LiteratureEntry:
         """What can be said about the protocol before any data file is given."""
         spec = self.spec
         return {"name": spec.name, "version": spec.version, "track": "literature", "n_prompts": spec.n_prompts,
-                "resolution": spec.resolution, "metrics": [f.metric for f in spec.fids] + ["clip_score"],
+                "resolution": spec.resolution,
+                "metrics": [f.metric for f in spec.fids] + ["clip_score"] + [name for name, _ in spec.scores],
                 "prompt_sources": [{"key": s.file.key, "set": s.set_name, "protocol_name": spec.name + s.name_suffix}
                                    for s in spec.prompt_sources],
                 "data_files": [f.to_dict() for f in spec.data_files], "reported": spec.reported,
@@ -42,6 +43,7 @@ class LiteratureEntry:
 COCO30K_256 = LiteratureEntry(specs.COCO30K_256)
 COCO10K_512_PATCH = LiteratureEntry(specs.COCO10K_512_PATCH)
 MLPERF_SDXL_5K = LiteratureEntry(specs.MLPERF_SDXL_5K)
+DDMD_SDXL_COCO10K = LiteratureEntry(specs.DDMD_SDXL_COCO10K)
 
 # Reference-free protocols on public prompt sets (tracks/literature/prompt_sets.py), each at 1024 px and 512 px.
 PARTIPROMPTS = prompt_sets.PromptSetEntry(prompt_sets.PARTIPROMPTS)

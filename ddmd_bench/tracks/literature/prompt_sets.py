@@ -35,13 +35,13 @@ from ddmd_bench.tracks.literature.context import INCEPTION, resolve_all
 from ddmd_bench.tracks.literature.datafiles import DataFile, VerifiedFile
 from ddmd_bench.tracks.literature.geneval import layout_from_images
 from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, ReferenceStatsMismatch, shape_problem
+from ddmd_bench.tracks.literature.scores import IMAGE_REWARD_WEIGHTS  # resolver.WEIGHTS names
 from ddmd_bench.tracks.literature.specs import DEFAULT_LATENCY, FidSpec
 
 log = logging.getLogger(__name__)
 
 CLIP_PRESET = "torchmetrics"  # the CLIP score most text-to-image papers quote next to PartiPrompts and DrawBench
 RESOLUTIONS = (1024, 512)  # the first is the bare name's
-IMAGE_REWARD_WEIGHTS = ("imagereward", "imagereward-med-config", "bert-base-uncased-vocab")  # resolver.WEIGHTS names
 
 REFERENCE_STATS = DataFile(
     "reference_stats", "ddmd-bench reference statistics (.npz) of real images under the plain Inception extractor at "

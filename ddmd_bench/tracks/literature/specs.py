@@ -10,6 +10,8 @@ Facts are from the papers and official evaluation code listed in docs/protocols.
 - coco10k-512-patch: DMD2's SDXL evaluation. Its own 10k prompt list and the matching 10k COCO images
   (`coco10k/all_prompts.pkl`, `coco10k/subset`), generation at 1024, FID at 512 (same crop + LANCZOS), and "patch
   FID" on the centre 299x299 crop at full resolution; CLIP ViT-g-14. Reported: 4-step 19.32, 1-step 19.01.
+- ddmd-sdxl-coco10k: the Decoupled DMD paper's SDXL table: DMD2's coco10k setup (FID at 512, CLIP ViT-g-14) plus
+  ImageReward and HPSv2.1, printed x 100. Reported in its Table 2: DMD2 4-step FID 18.95, Decoupled DMD 17.80.
 - mlperf-sdxl-5k: MLPerf Inference SDXL. 5,000 COCO-2014 val captions, one per image, at 1024; FID and CLIP score
   100 cos with OpenCLIP ViT-B-32 (OpenAI weights), under a two-sided accuracy gate.
 
@@ -76,6 +78,8 @@ class LiteratureSpec:
     description: str
     gate: QualityGate | None = None
     seed_base: int = 0
+    # per-sample scores beside FID and CLIP: (a tracks.literature.scores.SCORES name, the scale the paper prints)
+    scores: tuple[tuple[str, float], ...] = ()
 
     @property
     def data_files(self) -> tuple[DataFile, ...]:
@@ -181,6 +185,23 @@ MLPERF_SDXL_5K = LiteratureSpec(
                 "per sample, so a gate pass is indicative, not an MLPerf accuracy result.",
 )
 
+DDMD_SDXL_COCO10K = LiteratureSpec(
+    name="ddmd-sdxl-coco10k", version=1, n_prompts=10_000, resolution=1024,
+    prompt_sources=(PromptSource(_DMD2_10K, "txt", "dmd2-coco10k", "DMD2 coco10k/all_prompts.pkl"),),
+    fids=(FidSpec("fid", "inception", "crop-lanczos-512",
+                  _stats("reference_stats", "ddmd-sdxl-coco10k", "fid", "DMD2's 10,000 coco10k/subset images"),
+                  "dmd2-coco10k-subset", 10_000),),
+    clip_preset="dmd2",
+    latency=LatencyPlan(warmup=3, rounds=10, batch_size=1, what=_LATENCY_WHAT),
+    reported="paper-ddmd-sdxl-coco10k",
+    scores=(("image_reward", 100.0), ("hpsv21", 100.0)),
+    description="Decoupled DMD's SDXL evaluation (arXiv 2511.22677, Table 2): DMD2's setup (its 10k COCO-2014 "
+                "prompts, generate 1024, FID at 512 with centre crop + LANCZOS, clean-fid, against DMD2's coco10k "
+                "subset; CLIP ViT-g-14 raw cosine) plus ImageReward and HPSv2.1, both x 100 as the paper prints "
+                "them. The paper prints CLIP x 100 too; HPSv3 (a 7B VLM judge) is not computed. Paper numbers: "
+                "leaderboard paper-ddmd-sdxl-coco10k-v1.",
+)
+
 SPECS: Registry[LiteratureSpec] = Registry("literature protocol")
-for _spec in (COCO30K_256, COCO10K_512_PATCH, MLPERF_SDXL_5K):
+for _spec in (COCO30K_256, COCO10K_512_PATCH, MLPERF_SDXL_5K, DDMD_SDXL_COCO10K):
     SPECS.add(_spec.name, _spec)
