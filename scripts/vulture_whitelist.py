@@ -39,3 +39,7 @@ _.schema_version
 
 # cli/_app.py PromptFormat: read by click.Choice when it converts a value
 _.case_sensitive
+
+# PEP 562 module hooks: Python calls them for `ddmd_bench.evaluate` and `dir(ddmd_bench)` (ddmd_bench/__init__.py)
+_.__getattr__
+_.__dir__

@@ -13,7 +13,6 @@ import copy
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
 
 import diffusers
 import torch
@@ -29,11 +28,6 @@ log = logging.getLogger(__name__)
 DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
-def is_pipeline(model: Any) -> bool:
-    """Whether `model` is a diffusers pipeline object."""
-    return isinstance(model, diffusers.DiffusionPipeline)
-
-
 class InMemoryPipeline(DiffusersGenerator):
     """The generator of a pipeline object, described from its copy saved in `folder` (kept until `close`)."""
 
@@ -42,7 +36,6 @@ class InMemoryPipeline(DiffusersGenerator):
             raise ValueError(f"the pipeline runs in {pipe.dtype}; evaluation supports {', '.join(DTYPES)}")
         settings = RunSettings(device=str(pipe.device), dtype=DTYPE_NAMES[pipe.dtype])
         super().__init__(apply_overrides(generic_recipe(folder), overrides or Overrides()), settings, name)
-        self.folder = folder
         self.source = pipe
         self._hook = None
         self.describe()  # hash the saved files once, now
