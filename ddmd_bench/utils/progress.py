@@ -13,10 +13,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any, TextIO, TypeVar
-
-T = TypeVar("T")
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 # Seconds between two plain lines when stderr is not a terminal: often enough to follow a run in its log, rarely
 # enough that a day-long training run writes a few thousand lines, not one per step.
@@ -144,10 +142,3 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def track(items: Iterable[T], total: int, desc: str, unit: str = "it", enabled: bool = True) -> Iterator[T]:
-    """`items`, reporting one unit per item."""
-    with Progress(total, desc, unit, enabled=enabled) as bar:
-        for item in items:
-            yield item
-            bar.update(1)

@@ -83,7 +83,10 @@ def test_two_processes_give_the_single_process_result(tmp_path, single):
     # rank-deficient, and the square root of its near-zero eigenvalues lifts that to a few 1e-9 relative in FID.
     for name in want:
         assert got[name][0] == pytest.approx(want[name][0], rel=1e-7)
-        assert got[name][2:] == pytest.approx(want[name][2:], rel=1e-7)
+        # an interval is absent (None) where the metric has too few samples for one, in both runs alike
+        assert [x is None for x in got[name][2:]] == [x is None for x in want[name][2:]]
+        assert [x for x in got[name][2:] if x is not None] == pytest.approx(
+            [x for x in want[name][2:] if x is not None], rel=1e-7)
 
 
 def _kill_after_chunks(results: Path, chunks: int) -> None:

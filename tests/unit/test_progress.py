@@ -89,10 +89,6 @@ def test_a_terminal_gets_a_bar():
     assert drawn.startswith("gen:  50%") and " 2/4 [" in drawn and "<" in drawn and "loss=0.5" in drawn
 
 
-def test_track_counts_each_item():
-    assert list(progress.track(iter([1, 2, 3]), 3, "items", enabled=False)) == [1, 2, 3]
-
-
 # ------------------------------------------------------------------------------------------------- sample needs
 
 class _Metric:
