@@ -146,3 +146,14 @@ def test_evaluate_with_a_config_equals_its_flags_and_records_the_file(tmp_path, 
                                     "sha256": hashlib.sha256(toml.encode()).hexdigest()}
     [entry] = [json.loads(line) for line in next((tmp_path / "lb").glob("*.jsonl")).read_text().splitlines()[1:]]
     assert entry["record"]["run_config"]["sha256"] == record["run_config"]["sha256"]
+
+
+def test_train_with_a_config_keeps_the_file_in_its_run_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    toml = 'steps = 1\nout = "runs/classifier"\n'
+    (tmp_path / "train.toml").write_text(toml)
+    out = _invoke("train", "classifier", "--config", "train.toml")
+    assert out.exit_code == 0, out.output
+    want = {"path": "train.toml", "text": toml, "sha256": hashlib.sha256(toml.encode()).hexdigest()}
+    assert json.loads((tmp_path / "runs" / "classifier" / "run-config.json").read_text()) == want
+    assert json.loads(out.stdout[out.stdout.index("{"):])["run_config"] == want
