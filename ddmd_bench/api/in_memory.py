@@ -29,7 +29,8 @@ DTYPE_NAMES = {dtype: name for name, dtype in DTYPES.items()}
 
 
 class InMemoryPipeline(DiffusersGenerator):
-    """The generator of a pipeline object, described from its copy saved in `folder` (kept until `close`)."""
+    """The generator of a pipeline object, described from its copy saved in `folder` (which stays until the run
+    ends: the cold start loads it)."""
 
     def __init__(self, pipe, folder: Path, overrides: Overrides | None = None, name: str | None = None) -> None:
         if pipe.dtype not in DTYPE_NAMES:

@@ -46,6 +46,7 @@ def train() -> None:
       ddmd-bench train toy-ddmd-4step                       # Decoupled DMD, 4-step toy student
       ddmd-bench train toy-dmd-4step --set loss.guidance=2  # DMD2 baseline with another CFG scale
       ddmd-bench train toy-ddmd-4step --ship                # add the student to the default leaderboard
+      ddmd-bench train toy-ddmd-4step --config distill.toml # options from a TOML file (docs/api.md); flags win
       ddmd-bench train teacher --track toy --out runs/toy-teacher --ship
     Re-running the same command resumes from the last checkpoint in --out.
     """
