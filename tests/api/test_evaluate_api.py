@@ -131,3 +131,20 @@ def test_importing_the_package_loads_no_backend():
     assert {"evaluate", "Leaderboard", "Result"} <= set(dir(ddmd_bench))
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         ddmd_bench.nothing  # noqa: B018
+
+
+def test_a_hub_id_resolves_through_the_cache_at_its_revision(tmp_path, monkeypatch):
+    import diffusers
+
+    cache = T.HubCache(tmp_path / "hf-cache")
+    commit = cache.add("myorg/tiny-sd", lambda folder: T.sd15(folder, diffusers.DDIMScheduler()))
+    repo = tmp_path / "hf-cache" / "models--myorg--tiny-sd"
+    (repo / "refs" / "v1").write_text(commit)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    evaluation = ddmd_bench.evaluate("myorg/tiny-sd", PROTOCOL, revision="v1", steps=2, name="tiny-sd-v1",
+                                     results_dir=tmp_path / "r", leaderboard_dir=None, progress=False)
+    generator = evaluation.result.generator
+    assert generator["name"] == "tiny-sd-v1"
+    assert generator["files"]["base"]["repo"] == "myorg/tiny-sd" and generator["files"]["base"]["commit"] == commit
+    assert generator["recipe"]["base"]["revision"] == "v1"
