@@ -109,13 +109,14 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     resize = resizes(context)
     wrapped = AtResolution(generator, protocol.resolution, resize)
     prompts = context.prompt_set.prompts
+    sample_needs.check(protocol, prompts)  # before any metric loads its weights
     metrics = context.build_metrics(protocol)
     check_metric_specs(protocol, metrics)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     plan = shards.ShardPlan(len(prompts), options.batch_size, world.rank, world.size)
     key = shards.run_key(protocol.fingerprint, generator.describe(), options.batch_size)
-    sample_needs.check(metrics, prompts, protocol.name)  # before any image: a metric that cannot be computed
+    sample_needs.check(protocol, prompts, metrics)  # a metric's subset counted too, still before any image
     # Before any image of the run: a cold start timed after it would be a warm call.
     cold = _cold_start(generator, protocol, resize, prompts[0], device) if world.is_main and options.latency else None
     with contextlib.ExitStack() as stack:

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ddmd_bench.metrics import catalog
 from ddmd_bench.metrics.base import MetricValue
+from ddmd_bench.protocol import Protocol as EvalProtocol
 
 # The fewest samples each kind of metric needs for a value at all (kinds not listed: one).
 VALUE_MIN_N: dict[str, int] = {
@@ -50,20 +51,22 @@ def value_min_n(name: str, spec: Mapping[str, Any]) -> int:
     return VALUE_MIN_N.get(kind, 1)
 
 
-def scored_positions(metric: object, prompts: Sequence[str]) -> list[int]:
+def scored_positions(metric: object | None, prompts: Sequence[str]) -> list[int]:
     """1-based positions of the prompts the metric scores (every prompt unless it scores a subset)."""
     if isinstance(metric, ScoresSubset):
         return [i for i, p in enumerate(prompts, start=1) if metric.scores_prompt(p)]
     return list(range(1, len(prompts) + 1))
 
 
-def check(metrics: Mapping[str, Any], prompts: Sequence[str], protocol: str) -> None:
-    """Refuse, before generation, a prompt list that leaves any metric fewer samples than its value needs, naming
-    the smallest --limit that works (for a metric of a subset, the smallest that could: later prompts may fall
-    outside it)."""
+def check(protocol: EvalProtocol, prompts: Sequence[str], metrics: Mapping[str, Any] | None = None) -> None:
+    """Refuse, before generation, a prompt list that leaves any of the protocol's metrics fewer samples than its
+    value needs, naming the smallest --limit that works (for a metric of a subset, the smallest that could: later
+    prompts may fall outside it). Without `metrics`, from the protocol's metric specs alone (before any metric
+    loads its weights); with the built metrics, their subsets count too."""
     problems = []
-    for name, metric in metrics.items():
-        need = value_min_n(name, metric.spec())
+    for name, spec in protocol.metrics.items():
+        metric = (metrics or {}).get(name)
+        need = value_min_n(name, spec if metric is None else metric.spec())
         scored = scored_positions(metric, prompts)
         if len(scored) >= need:
             continue
@@ -76,7 +79,7 @@ def check(metrics: Mapping[str, Any], prompts: Sequence[str], protocol: str) -> 
                             f"these {len(prompts)} prompt(s) hold {len(scored)}: use --limit {limit} or more "
                             f"(more if the next prompts fall outside the subset)")
     if problems:
-        raise ValueError(f"protocol {protocol}: " + "; ".join(problems))
+        raise ValueError(f"protocol {protocol.name}: " + "; ".join(problems))
 
 
 def without_short_interval(value: MetricValue, level: float = 0.95) -> MetricValue:

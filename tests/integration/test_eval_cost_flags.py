@@ -104,21 +104,14 @@ class _NeverGenerates:
         return {"name": self.name}
 
 
-class _Fid:
-    name, version, higher_is_better = "fid", "1", False
-
-    def spec(self):
-        return {}
-
-
 class _OnePrompt:
     prompt_set = PromptSet("one", 1, ("a red circle",))
 
     def build_metrics(self, protocol):
-        return {"fid": _Fid()}
+        raise AssertionError("metrics built (weights loaded) although the run was refused")
 
 
-def test_a_prompt_list_too_short_for_a_metric_is_refused_before_any_image(tmp_path):
+def test_a_prompt_list_too_short_for_a_metric_is_refused_before_any_weights_or_image(tmp_path):
     protocol = unit_protocol(metrics={"fid": {}})
     with pytest.raises(ValueError, match=r"protocol unit: metric fid needs at least 2 sample\(s\) and 1 prompt\(s\) "
                                          r"give it 1: use --limit 2 or more"):

@@ -15,6 +15,7 @@ from ddmd_bench.evaluation import sample_needs
 from ddmd_bench.metrics.base import MetricValue
 from ddmd_bench.utils import progress
 from ddmd_bench.utils.progress import Progress, eta_seconds, format_duration
+from tests.factories import unit_protocol
 
 ETA_LINE = re.compile(r"ETA (\d+ s|\d+ min \d\d s|\d+ h \d\d min)")
 
@@ -114,14 +115,17 @@ def test_interval_needs_golden():
 
 
 def test_too_few_samples_are_refused_naming_the_metric_and_the_smallest_limit():
-    with pytest.raises(ValueError, match=r"metric fid needs at least 2 sample\(s\) and 1 prompt\(s\) give it 1: "
-                                         r"use --limit 2 or more"):
-        sample_needs.check({"fid": _Metric()}, ["a"], "unit")
-    with pytest.raises(ValueError, match=r"metric recall needs at least 4 .* use --limit 4"):
-        sample_needs.check({"recall": _Metric("recall", {"k": 3}), "clip_score": _Metric("clip")}, ["a"] * 3, "u")
+    def check(metrics, prompts, built=None):
+        sample_needs.check(unit_protocol(metrics=metrics), prompts, built)
+
+    with pytest.raises(ValueError, match=r"protocol unit: metric fid needs at least 2 sample\(s\) and 1 prompt\(s\) "
+                                         r"give it 1: use --limit 2 or more"):
+        check({"fid": {}}, ["a"])  # from the specs alone: nothing built yet
+    with pytest.raises(ValueError, match=r"metric recall needs at least 6 .* use --limit 6"):
+        check({"recall": {"k": 5}, "clip_score": {}}, ["a"] * 3)
     with pytest.raises(ValueError, match=r"metric heldout scores a subset .* hold 0: use --limit 4 or more"):
-        sample_needs.check({"heldout": _Subset("heldout")}, ["held-in"] * 3, "unit")
-    sample_needs.check({"fid": _Metric(), "heldout": _Subset("heldout")}, ["held-in", "held-out x"], "unit")
+        check({"heldout": {}}, ["held-in"] * 3, {"heldout": _Subset("heldout")})
+    check({"fid": {}, "heldout": {}}, ["held-in", "held-out x"], {"fid": _Metric(), "heldout": _Subset("heldout")})
 
 
 def test_an_interval_from_too_few_samples_is_left_out_with_the_reason():
