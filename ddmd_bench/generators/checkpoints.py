@@ -27,6 +27,7 @@ from ddmd_bench.recipes import get_recipe
 from ddmd_bench.recipes.checks import RecipeInputError
 from ddmd_bench.recipes.generic import CONTENT_TAG_CHARS, generic_recipe
 from ddmd_bench.recipes.recipe import Recipe, Repo, StudentWeights
+from ddmd_bench.utils import hub_files
 
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")  # ORG/NAME, as the hub spells repository ids
 LORA_WEIGHT_NAME = "pytorch_lora_weights.safetensors"  # diffusers' default LoRA file name, looked for in a folder
@@ -110,7 +111,9 @@ def pipeline_recipe(target: str, settings: RunSettings, revision: str | None = N
 
 def _hub_snapshot(repo_id: str, revision: str | None, settings: RunSettings) -> resolver.Snapshot:
     try:
-        return resolver.resolve_snapshot(repo_id, revision, None, None, settings.allow_download)
+        # only what a pipeline folder loads: a download skips the repository's single-file checkpoints
+        return resolver.resolve_snapshot(repo_id, revision, None, list(hub_files.UNKNOWN_LAYOUT),
+                                         settings.allow_download)
     except resolver.WeightsNotFound as exc:
         raise resolver.WeightsNotFound(f"{exc} (there is no local folder named {repo_id} either)") from exc
 

@@ -3,6 +3,8 @@ combination is a usage error before anything is loaded or written."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from click.testing import CliRunner
 
@@ -65,3 +67,16 @@ def test_bad_combinations_are_usage_errors_that_write_nothing(tmp_path, args, me
     assert message in " ".join(result.output.split()) and "Traceback" not in result.output
     assert not (tmp_path / "results").exists() and not (tmp_path / "lb").exists()
     assert weights.read_bytes() == b"not read"
+
+
+def test_dry_run_of_a_recipe_with_your_student_lists_only_the_base(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    student = tmp_path / "unet.safetensors"
+    student.write_bytes(b"not read")
+    result = CliRunner().invoke(main, ["evaluate", "--method", "dmd2-sdxl-4step", "--student", str(student),
+                                       "--results-dir", str(tmp_path / "results"), "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.stdout)["download_plan"]
+    assert plan["repos"] == ["stabilityai/stable-diffusion-xl-base-1.0"]  # the published student is not needed
+    assert all(c.startswith("hf download stabilityai/stable-diffusion-xl-base-1.0 ") for c in plan["commands"])

@@ -173,7 +173,7 @@ def test_lora_on_a_local_base_records_file_and_scale(tmp_path):
     assert gen["files"]["base"]["content_sha256"]
 
 
-def test_recipe_keeps_its_sampler_with_the_users_student(hub, tmp_path):
+def test_recipe_keeps_its_sampler_with_the_users_student_or_lora(hub, tmp_path):
     student = _student_file(tmp_path / "distilled.safetensors", seed=3)
     code, summary, found = evaluate(tmp_path / "r", "--method", RECIPE, "--student", str(student),
                                     "--resolution", "16")
@@ -187,6 +187,15 @@ def test_recipe_keeps_its_sampler_with_the_users_student(hub, tmp_path):
     assert gen["files"]["base"]["repo"] == RECIPE_BASE and gen["files"]["base"]["commit"]
     assert gen["files"]["student"]["sha256"] == hashing.file_sha256(student)
     assert gen["recipe"]["student"]["repo"]["local"] == str(tmp_path)  # the published student is not loaded
+
+    lora = tmp_path / "lora" / "my_lora.safetensors"
+    _write_lora(lora, "StableDiffusionPipeline")
+    code, summary, found = evaluate(tmp_path / "r2", "--method", RECIPE, "--lora", str(lora), "--resolution", "16")
+    assert code == 0, summary
+    [(name, record)] = found.items()
+    assert name.startswith(f"{RECIPE}+lora:my_lora@") and record["trace"]["timesteps"] == [999.0]
+    assert record["generator"]["recipe"]["student"]["kind"] == "lora"
+    assert record["generator"]["files"]["student"]["sha256"] == hashing.file_sha256(lora)
 
 
 def test_other_student_bytes_are_another_identity_under_the_same_name(tmp_path):
