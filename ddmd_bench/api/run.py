@@ -116,7 +116,6 @@ def evaluate(model: Model | Sequence[Model] | None = None, protocol: str = "toy"
         raise ValueError(f"name={name!r} names the result of one model; {len(models)} are given")
     overrides = Overrides(steps, guidance, scheduler, resolution, eta)
     world = World.current()
-    _check_world(world)
     results = Path(results_dir)
     with contextlib.ExitStack() as stack:
         names, generators = [], []
@@ -181,13 +180,3 @@ def _remove_saved(folder: Path, world: World) -> None:
     world.barrier()  # every rank is done with the saved copy
     if world.is_main:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _check_world(world: World) -> None:
-    """A process group set up without torchrun's environment would make every rank run the whole evaluation and
-    write the same files; refuse it with what to set."""
-    import torch.distributed as dist  # torch: loaded by the evaluation that follows anyway
-
-    if dist.is_available() and dist.is_initialized() and dist.get_world_size() != world.size:
-        raise RuntimeError(f"torch.distributed runs {dist.get_world_size()} processes, but WORLD_SIZE says "
-                           f"{world.size}: launch with torchrun, or set WORLD_SIZE and RANK in each process")

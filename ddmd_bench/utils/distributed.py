@@ -20,7 +20,10 @@ class World:
 
     @classmethod
     def current(cls) -> World:
-        """Initialise the process group from torchrun's environment (gloo on CPU; nccl + gloo on GPU) if needed."""
+        """The process group already set up (by the user's own job, e.g. `mp.spawn`), else one initialised from
+        torchrun's environment (gloo on CPU; nccl + gloo on GPU), else a single process."""
+        if dist.is_available() and dist.is_initialized():
+            return cls(dist.get_rank(), dist.get_world_size())
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return cls()
         if not dist.is_initialized():

@@ -1,6 +1,6 @@
 """`ddmd_bench.evaluate` inside the user's own two-process job (gloo): the group the user set up is used and left
 alone, the ranks share the prompts, rank 0 alone gets the results and writes one record and one leaderboard entry;
-a group set up without torchrun's environment is refused before anything runs."""
+the group needs no torchrun environment (WORLD_SIZE, RANK unset, as under mp.spawn)."""
 
 from __future__ import annotations
 
@@ -33,16 +33,13 @@ def _worker(rank: int, world: int, port: int, out: str) -> None:
     if RECIPE_CHECK_PROTOCOL not in PROTOCOLS:
         PROTOCOLS.add(RECIPE_CHECK_PROTOCOL, recipe_check_protocol)
     report: dict = {}
-    # the user's job: a group set up by hand, first without torchrun's environment
+    # the user's job: a group set up by hand (mp.spawn), without torchrun's environment
+    os.environ.pop("WORLD_SIZE", None)
+    os.environ.pop("RANK", None)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     pipe = diffusers.DiffusionPipeline.from_pretrained(Path(out) / "pipeline")
     kwargs = {"steps": 2, "name": "my-student", "batch_size": 2, "results_dir": Path(out) / "results",
               "leaderboard_dir": Path(out) / "lb", "progress": False}
-    try:
-        ddmd_bench.evaluate(pipe, RECIPE_CHECK_PROTOCOL, **kwargs)
-    except RuntimeError as exc:
-        report["refused"] = str(exc)
-    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world))
     evaluation = ddmd_bench.evaluate(pipe, RECIPE_CHECK_PROTOCOL, **kwargs)
     report.update(results=len(evaluation.results), group_kept=dist.is_initialized(),
                   world_size=evaluation.results[0].timings["world_size"] if evaluation.results else None)
@@ -59,7 +56,6 @@ def test_evaluate_in_the_users_two_process_job(tmp_path):
     mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
     reports = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
     for report in reports:
-        assert "WORLD_SIZE says 1" in report["refused"] and "torchrun" in report["refused"]
         assert report["group_kept"]
     assert [(r["results"], r["world_size"]) for r in reports] == [(1, 2), (0, None)]
     records = list((tmp_path / "results").rglob("*.json"))
