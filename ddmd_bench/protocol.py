@@ -32,15 +32,23 @@ class Protocol:
     metrics: dict[str, dict[str, Any]]  # metric name -> spec (identity of the metric)
     latency: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # The metrics a leaderboard of this protocol shows by default, in order (empty: every metric). Display only:
+    # not part of the fingerprint, and left out of the JSON form when empty.
+    columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (what leaderboard headers store)."""
-        return asdict(self)
+        data = asdict(self)
+        if self.columns:
+            data["columns"] = list(self.columns)
+        else:
+            del data["columns"]
+        return data
 
     @property
     def fingerprint(self) -> str:
-        """sha256 of the canonical JSON of every field except the free-text description."""
-        data = {k: v for k, v in self.to_dict().items() if k != "description"}
+        """sha256 of the canonical JSON of every field except the free-text description and the display columns."""
+        data = {k: v for k, v in self.to_dict().items() if k not in ("description", "columns")}
         return hashlib.sha256(canonical_json(data).encode()).hexdigest()
 
     @property

@@ -25,17 +25,35 @@ def leaderboard() -> None:
     """
 
 
+def _metric_list(ctx, param, value: str | None) -> tuple[str, ...] | None:
+    """'fid,clip_score' -> ('fid', 'clip_score'); which names exist is checked against the file once it is read."""
+    if value is None:
+        return None
+    names = tuple(n.strip() for n in value.split(","))
+    if not all(names):
+        raise click.BadParameter(f"{value!r}: an empty metric name; write names separated by commas, e.g. "
+                                 "fid,clip_score", ctx=ctx, param=param)
+    return names
+
+
+_METRICS_HELP = ("Columns to show, comma-separated, in this order (e.g. fid,fid_t,clip_score): any metric with "
+                 "values in the file, nfe or latency_ms; an unknown name is an error listing them. Default: the "
+                 "protocol's default columns (every metric where it declares none).")
+
+
 @leaderboard.command("show")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--sort", "sort_by", default="fid", show_default=True, help="Metric to sort by.")
+@click.option("--metrics", callback=_metric_list, default=None, metavar="A,B,C", help=_METRICS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
 @current_toy_board
-def leaderboard_show(path, sort_by, as_json) -> None:
+def leaderboard_show(path, sort_by, metrics, as_json) -> None:
     """Print a leaderboard as a table sorted by a metric.
 
     \b
-    Example:
+    Examples:
       ddmd-bench leaderboard show {toy_board} --sort prompt_accuracy
+      ddmd-bench leaderboard show {toy_board} --metrics fid,fid_t,cmmd,recall --sort fid_t
     """
     from ddmd_bench.leaderboard import store, table
 
@@ -44,12 +62,14 @@ def leaderboard_show(path, sort_by, as_json) -> None:
         reproductions, problems = store.read_reproductions(path, entries)
         _warn_skipped(problems)
         rows = table.sort_rows(table.rows(entries), sort_by)
+        text = table.render_text(rows, header, metrics)  # checks the metric names, --json or not
     except (store.LeaderboardError, ValueError) as exc:
         raise _fail(exc) from exc
     if as_json:
-        click.echo(json.dumps(table.with_reproductions(entries, reproductions, sort_by), indent=1))
+        listed = table.with_reproductions(entries, reproductions, sort_by)
+        click.echo(json.dumps([table.only_metrics(r, metrics) for r in listed] if metrics else listed, indent=1))
     else:
-        click.echo(table.render_text(rows, header))
+        click.echo(text)
         if reproductions:
             click.echo("\n" + table.render_reproductions(entries, reproductions, store.reproductions_path(path)))
 
@@ -135,15 +155,18 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file (html, markdown) or folder (png). Default: stdout for markdown.")
 @click.option("--sort", "sort_by", default="fid", show_default=True, help="Sort key for the Markdown table.")
+@click.option("--metrics", callback=_metric_list, default=None, metavar="A,B,C",
+              help=_METRICS_HELP + " The HTML page shows every column unless given.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print JSON: the files written, or the rendered text when nothing is written.")
 @current_toy_board
-def leaderboard_render(path, fmt, out, sort_by, as_json) -> None:
+def leaderboard_render(path, fmt, out, sort_by, metrics, as_json) -> None:
     """Render a leaderboard as a Markdown table, an HTML page (sortable, filterable, offline) or PNG plots.
 
     \b
     Examples:
       ddmd-bench leaderboard render {toy_board} > table.md
+      ddmd-bench leaderboard render {toy_board} --metrics fid,fid_t,cmmd,kid,recall
       ddmd-bench leaderboard render {toy_board} --format html --out docs/leaderboard.html
       ddmd-bench leaderboard render {toy_board} --format png --out docs/
     """
@@ -152,10 +175,12 @@ def leaderboard_render(path, fmt, out, sort_by, as_json) -> None:
     try:
         header, entries = _readable_entries(path)
         if fmt == "markdown":
-            text = render.markdown(header, entries, sort_by)
+            text = render.markdown(header, entries, sort_by, metrics)
         elif fmt == "html":
-            text = render.html_page(header, entries)
+            text = render.html_page(header, entries, metrics)
         else:
+            if metrics:
+                raise ValueError("--metrics chooses table columns; the PNG plots always draw every quality metric")
             written = plots.write_pngs(table.rows(entries), out or Path("."), path.stem)
             click.echo(json.dumps({"format": fmt, "written": [str(p) for p in written]}, indent=1) if as_json
                        else "\n".join(str(p) for p in written))

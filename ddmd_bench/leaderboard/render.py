@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from ddmd_bench.leaderboard import table
@@ -23,18 +24,22 @@ def _md_escape(text: str) -> str:
     return out
 
 
-def markdown(header: dict[str, Any], entries: list[Entry], sort_by: str = "fid") -> str:
-    """A Markdown table (values with ± half-width of the 95% CI), grouped note on hardware."""
+def markdown(header: dict[str, Any], entries: list[Entry], sort_by: str = "fid",
+             metrics: Sequence[str] | None = None) -> str:
+    """A Markdown table (values with ± half-width of the 95% CI), grouped note on hardware: the protocol's default
+    columns, or `metrics`."""
     rows = table.sort_rows(table.rows(entries), sort_by)
-    cols = table.columns(rows)
+    cols = table.select_columns(rows, metrics, header["protocol"].get("columns") or ())
     lines = ["| " + " | ".join(["origin", *(h for _, h, _ in cols), "hardware"]) + " |",
              "|" + "---|" * (len(cols) + 2)]
     for r in rows:
         cells = [r["origin"], *(_md_escape(table.cell(r, k, f)) for k, _, f in cols), _md_escape(r["hardware"] or "-")]
         lines.append("| " + " | ".join(cells) + " |")
     p = header["protocol"]
+    # a chosen column set (the user's or the protocol's default) states each metric's direction
+    note = f" {table.direction_note(rows, cols)}." if metrics or p.get("columns") else ""
     lines.append(f"\n*{p['name']} v{p['version']}, fingerprint `{header['fingerprint'][:12]}`; ± is the half-width "
-                 "of the 95% interval; latency is the batch-1 median and compares only within one hardware.*")
+                 f"of the 95% interval; latency is the batch-1 median and compares only within one hardware.{note}*")
     return "\n".join(lines)
 
 
@@ -45,10 +50,11 @@ def _json_for_script(data: Any) -> str:
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
-def html_page(header: dict[str, Any], entries: list[Entry]) -> str:
-    """One HTML file: sortable, filterable table, plots inline, badges, each entry's record on demand."""
+def html_page(header: dict[str, Any], entries: list[Entry], metrics: Sequence[str] | None = None) -> str:
+    """One HTML file: sortable, filterable table, plots inline, badges, each entry's record on demand; every column,
+    or `metrics`."""
     rows = table.rows(entries)
-    columns = table.columns(rows)
+    columns = table.select_columns(rows, metrics)
     data = {"columns": [[k, h] for k, h, _ in columns], "rows": rows,
             "lower_is_better": [k for k, _, _ in columns if k != "name" and not table.higher_is_better(rows, k)],
             "records": [e.record for e in entries], "hashes": [e.hash for e in entries]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from itertools import groupby
 from typing import Any
 
@@ -10,6 +11,7 @@ from ddmd_bench.leaderboard import reproduction
 from ddmd_bench.leaderboard.roles import role_of
 from ddmd_bench.leaderboard.store import Entry, Reproduction
 from ddmd_bench.metrics import catalog
+from ddmd_bench.registry import unknown_name_message
 
 # Known columns in display order: key -> (header, format). Other metrics follow with a generic format.
 KNOWN = {
@@ -20,6 +22,13 @@ KNOWN = {
     "prompt_accuracy": ("acc held-in", "{:.3f}"),
     "prompt_accuracy_heldout": ("acc held-out", "{:.3f}"),
     "image_reward": ("ImageReward", "{:.2f}"),
+    "fid_t": ("FID-T", "{:.2f}"),
+    "patch_fid": ("patch FID", "{:.2f}"),
+    "patch_fid_t": ("patch FID-T", "{:.2f}"),
+    "cmmd": ("CMMD", "{:.4g}"),
+    "kid": ("KID", "{:.4g}"),
+    "precision": ("precision", "{:.3f}"),
+    "recall": ("recall", "{:.3f}"),
     "hpsv21": ("HPSv2.1", "{:.2f}"),
     "hpsv3": ("HPSv3", "{:.2f}"),
     "latency_ms": ("ms/img (b=1)", "{:.1f}"),
@@ -63,6 +72,47 @@ def columns(rows_: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     return [c for c in known if c[0] != "latency_ms"] + extra + [c for c in known if c[0] == "latency_ms"]
 
 
+def metric_choices(rows_: list[dict[str, Any]]) -> list[str]:
+    """What `--metrics` accepts for these rows: every column with a value except the generator name."""
+    return [k for k, _, _ in columns(rows_) if k != "name"]
+
+
+def select_columns(rows_: list[dict[str, Any]], metrics: Sequence[str] | None = None,
+                   default: Sequence[str] = ()) -> list[tuple[str, str, str]]:
+    """The columns to show: the generator name and NFE, then `metrics` in the order given (a metric without a value
+    in these rows is an error naming the choices), else the protocol's `default` columns that have values, then
+    latency; with neither, every column (`columns`)."""
+    every = {k: (k, h, f) for k, h, f in columns(rows_)}
+    lead = [every[k] for k in ("name", "nfe")]
+    if metrics:
+        choices = metric_choices(rows_)
+        for m in metrics:
+            if m not in choices:
+                raise ValueError(unknown_name_message("metric", m, choices).replace(
+                    "Choices:", "Metrics with values in this leaderboard:"))
+        return lead + [every[m] for m in dict.fromkeys(metrics) if m != "nfe"]
+    if default:
+        chosen = [every[m] for m in default if m in every]
+        return lead + chosen + ([every["latency_ms"]] if "latency_ms" in every else [])
+    return list(every.values())
+
+
+def direction_note(rows_: list[dict[str, Any]], cols: list[tuple[str, str, str]]) -> str:
+    """'lower is better: FID, CMMD; higher is better: CLIP' for the metric columns shown (costs excluded)."""
+    shown = [(h, higher_is_better(rows_, k)) for k, h, _ in cols if k not in ("name",) + COSTS]
+    parts = [f"{word} is better: {', '.join(h for h, up in shown if up == better)}"
+             for word, better in (("lower", False), ("higher", True)) if any(up == better for _, up in shown)]
+    return "; ".join(parts)
+
+
+def only_metrics(row_: dict[str, Any], metrics: Sequence[str]) -> dict[str, Any]:
+    """A row (`row`, `with_reproductions`) keeping only the metrics named (and every field that is not a metric)."""
+    metric_keys = set(row_.get("higher_is_better", {}))
+    kept = {k: v for k, v in row_.items() if k.removesuffix("_ci") not in metric_keys or k.removesuffix("_ci") in metrics}
+    kept["higher_is_better"] = {k: v for k, v in row_.get("higher_is_better", {}).items() if k in metrics}
+    return kept
+
+
 def higher_is_better(rows_: list[dict[str, Any]], key: str) -> bool:
     """Direction of column `key`: costs (NFE, latency) are lower-is-better; a metric's direction is the one its
     records recorded, else the metric registry's; any other column counts as higher-is-better."""
@@ -97,8 +147,7 @@ def cell(r: dict[str, Any], key: str, fmt: str) -> str:
     return text
 
 
-def _lines(rows_: list[dict[str, Any]]) -> list[str]:
-    cols = columns(rows_)
+def _lines(rows_: list[dict[str, Any]], cols: list[tuple[str, str, str]]) -> list[str]:
     body = [[cell(r, k, f) for k, _, f in cols] for r in rows_]
     widths = [max([len(h)] + [len(b[i]) for b in body]) for i, (_, h, _) in enumerate(cols)]
 
@@ -108,16 +157,22 @@ def _lines(rows_: list[dict[str, Any]]) -> list[str]:
     return [line([h for _, h, _ in cols]), line(["-" * w for w in widths])] + [line(b) for b in body]
 
 
-def render_text(rows_: list[dict[str, Any]], header: dict[str, Any] | None) -> str:
-    """Aligned table; with a leaderboard header, one block per hardware (latency compares only within one)."""
+def render_text(rows_: list[dict[str, Any]], header: dict[str, Any] | None,
+                metrics: Sequence[str] | None = None) -> str:
+    """Aligned table; with a leaderboard header, one block per hardware (latency compares only within one), the
+    protocol's default columns unless `metrics` names others, and which direction is better for each."""
     if header is None:
-        return "\n".join(_lines(rows_))
+        return "\n".join(_lines(rows_, select_columns(rows_, metrics)))
     p = header["protocol"]
+    cols = select_columns(rows_, metrics, p.get("columns") or ())
     out = [f"{p['name']} v{p['version']}  fingerprint {header['fingerprint'][:12]}  ({len(rows_)} entries; "
            "± = half-width of the 95% interval; latency = batch-1 median)"]
+    note = direction_note(rows_, cols)
+    if note:
+        out.append(note)
     keyed = sorted(enumerate(rows_), key=lambda ir: (ir[1].get("hardware") or "", ir[0]))
     for hardware, group in groupby(keyed, key=lambda ir: ir[1].get("hardware") or ""):
-        out += ["", f"[{hardware or 'no latency measured'}]"] + _lines([r for _, r in group])
+        out += ["", f"[{hardware or 'no latency measured'}]"] + _lines([r for _, r in group], cols)
     return "\n".join(out)
 
 

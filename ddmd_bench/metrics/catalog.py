@@ -66,6 +66,9 @@ PRECISION = MetricKind("precision", higher_is_better=True, version="1",
                        implementation="ddmd_bench.metrics.precision_recall/v1", names=("precision",))
 RECALL = MetricKind("recall", higher_is_better=True, version="1",
                     implementation="ddmd_bench.metrics.precision_recall/v1", names=("recall",))
+# FID against the teacher's own images for the same prompts and seeds (SenseFlow's FID-T, and its patch variant)
+FID_T = MetricKind("fid_t", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.fid_teacher/v1",
+                   names=("fid_t", "patch_fid_t"))
 # HPSv2 (v2.0) and HPSv2.1 differ only in the checkpoint: one kind, the version in the metric's name and spec
 HPS = MetricKind("hps", higher_is_better=True, version="1", implementation="ddmd_bench.metrics.hps/v1 (open_clip)",
                  names=("hpsv21", "hpsv2"))
@@ -77,7 +80,7 @@ FD_DINOV2 = MetricKind("fd_dinov2", higher_is_better=False, version="1",
 
 # metric name (as protocols and results use it) -> its kind
 METRICS: Registry[MetricKind] = Registry("metric")
-for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY, CMMD, KID, PRECISION, RECALL, HPS, PICKSCORE,
+for _kind in (FID, CLIP_SCORE, IMAGE_REWARD, PROMPT_ACCURACY, CMMD, KID, PRECISION, RECALL, FID_T, HPS, PICKSCORE,
               FD_DINOV2):
     for _name in _kind.names:
         METRICS.add(_name, _kind)
