@@ -18,6 +18,7 @@ SECTION_MODULES = (
     "ddmd_bench.report.weights",
     "ddmd_bench.report.ablation",
     "ddmd_bench.report.parity",
+    "ddmd_bench.report.paper_metrics",
     "ddmd_bench.report.reported",
     "ddmd_bench.report.performance",
     "ddmd_bench.report.mutation",

@@ -58,13 +58,17 @@ def test_hps_is_100_cos_of_the_checkpoint_loaded_into_open_clip(hub):
     metric.update(images[:4], PROMPTS[:4])
     metric.update(images[4:], PROMPTS[4:])
     got = metric.compute()
-    # independent: a fresh open_clip model with the checkpoint's tensors, open_clip's own transform and tokenizer
+    # independent: a fresh open_clip model with the checkpoint's tensors, hpsv2's transform written out (20 px
+    # squares: the longest side bicubic (antialiased) to 16, no padding needed), open_clip's tokenizer
     name = tiny_backbones.hps_model()[3]
-    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=None)
+    model, _, _ = open_clip.create_model_and_transforms(name, pretrained=None)
     path = resolver.resolve(resolver.WEIGHTS.get("hps-v2.1"), allow_download=False)
     model.load_state_dict(torch.load(path, weights_only=True)["state_dict"])
+    mean = torch.tensor([0.48145466, 0.4578275, 0.40821073]).view(1, 3, 1, 1)
+    std = torch.tensor([0.26862954, 0.26130258, 0.27577711]).view(1, 3, 1, 1)
+    pixels = torch.nn.functional.interpolate(images.float() / 255, size=(16, 16), mode="bicubic", antialias=True)
     with torch.no_grad():
-        img = model.eval().encode_image(torch.stack([preprocess(p) for p in _pil(images)]))
+        img = model.eval().encode_image((pixels - mean) / std)
         txt = model.encode_text(open_clip.get_tokenizer(name)(PROMPTS))
     want = 100 * (_unit(img) * _unit(txt)).sum(1)
     np.testing.assert_allclose(got.per_sample, want, rtol=1e-5, atol=1e-5)
@@ -88,6 +92,21 @@ def test_hps_checks_its_version_and_checkpoint_and_names_the_download(tmp_path, 
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty"))
     with pytest.raises(resolver.WeightsNotFound, match="hf download xswu/HPSv2 HPS_v2.1_compressed.pt"):
         build_hps("v2.1", allow_download=False)
+
+
+def test_hps_pads_a_non_square_image_to_a_centred_square():
+    from ddmd_bench.metrics.hps import resize_longest_pad
+
+    wide = Image.fromarray(np.full((10, 40, 3), 255, np.uint8))  # white, 4:1
+    out = resize_longest_pad(wide, 16)  # -> 4 x 16 of white, 6 rows of black above and below
+    white = (1 - torch.tensor([0.48145466, 0.4578275, 0.40821073])) / torch.tensor([0.26862954, 0.26130258,
+                                                                                     0.27577711])
+    black = -torch.tensor([0.48145466, 0.4578275, 0.40821073]) / torch.tensor([0.26862954, 0.26130258, 0.27577711])
+    assert out.shape == (3, 16, 16)
+    torch.testing.assert_close(out[:, 6:10].mean((1, 2)), white, atol=1e-4, rtol=0)
+    torch.testing.assert_close(out[:, :6].amax((1, 2)), black, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out[:, 10:].amin((1, 2)), black, atol=1e-6, rtol=0)
+    assert resize_longest_pad(Image.fromarray(np.zeros((16, 8, 3), np.uint8)), 16).shape == (3, 16, 8)  # as hpsv2
 
 
 # -------------------------------------------------------------------------------------------------- PickScore
@@ -265,3 +284,20 @@ def test_two_gloo_processes_reduce_to_the_single_process_values(hub, tmp_path):
                                        atol=1e-6, err_msg=k)
             if want[k][3] is not None:
                 np.testing.assert_allclose(got[k][3], want[k][3], rtol=1e-5, atol=1e-5, err_msg=k)
+
+
+# ------------------------------------------------------------------------------------------ committed parity results
+
+@pytest.mark.parametrize("name, controls", [("hps-parity", "negative_controls_max_abs_difference"),
+                                            ("pickscore-parity", "negative_controls_max_abs_difference"),
+                                            ("fd-dinov2-parity", "negative_controls_relative_difference")])
+def test_the_committed_parity_results_passed_with_controls_beyond_their_tolerance(name, controls):
+    import json
+    from pathlib import Path
+
+    result = json.loads((Path(__file__).resolve().parents[2] / "docs" / f"{name}.json").read_text())
+    tolerance = result.get("tolerance_abs", result.get("tolerance_relative"))
+    worst = result.get("max_abs_difference", result.get("max_relative_difference"))
+    assert result["passed"] is True and worst <= tolerance
+    assert len(result[controls]) >= 3 and min(result[controls].values()) > tolerance
+    assert all(c.get("ours", 1) != 0 for c in result.get("cases", []))  # scores, not zeros, were compared
