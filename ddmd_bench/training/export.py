@@ -28,8 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from filelock import FileLock
 
 from ddmd_bench import hashing
+from ddmd_bench.recipes.generic import generic_recipe
 from ddmd_bench.registry import Registry
 from ddmd_bench.training import lora
 from ddmd_bench.training.bundle import TeacherBundle
@@ -254,7 +256,6 @@ def run_generator(target: str, options: GeneratorOptions) -> Generator:
     """The student of training run folder `target` (`run:RUN_DIR`) as a generator, named `run:<folder>@<sha256 of
     the student file>` unless `options.name` says otherwise."""
     from ddmd_bench.generators.diffusers import recipe_generator  # torch and diffusers: only when a run is evaluated
-    from ddmd_bench.recipes.generic import generic_recipe
 
     run_dir = Path(target)
     if (run_dir / "model_index.json").is_file():
@@ -277,10 +278,8 @@ def run_name(student: TrainedStudent) -> str:
 def evaluation_export(student: TrainedStudent) -> Path:
     """`RUN_DIR/pipeline`: the run's export, written by `export_run` unless the one there already holds this student
     on this teacher with every file intact (an export of an earlier student of the run is replaced)."""
-    from filelock import FileLock  # concurrent ranks of one evaluation export once
-
     out = student.run_dir / EVAL_EXPORT
-    with FileLock(str(student.run_dir / f".{EVAL_EXPORT}.lock")):
+    with FileLock(str(student.run_dir / f".{EVAL_EXPORT}.lock")):  # the ranks of one evaluation export once
         if out.exists():
             if _export_is_current(out, student):
                 return out
