@@ -15,12 +15,13 @@ from ddmd_bench.evaluation.context import EvalContext, RecordsDataFiles, Resizes
 from ddmd_bench.evaluation.records import SCHEMA_VERSION, Result
 from ddmd_bench.generators import resolve
 from ddmd_bench.registry import UnknownNameError
+from ddmd_bench.tracks.toy.protocol_facts import LEADERBOARD_FILE
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _committed_records() -> list[dict]:
-    lines = (ROOT / "leaderboards" / "toy-v3.jsonl").read_text().splitlines()[1:]
+    lines = (ROOT / "leaderboards" / LEADERBOARD_FILE).read_text().splitlines()[1:]
     return [json.loads(line)["record"] for line in lines]
 
 
@@ -111,7 +112,7 @@ def test_compile_applies_to_the_default_suite_too():
 
 
 def test_prefixed_names_go_to_their_kind_and_a_typo_gets_did_you_mean():
-    assert resolve.KINDS.names() == ["method", "pipeline"]
+    assert sorted(resolve.KINDS.names()) == ["checkpoint", "method", "pipeline", "run"]
     with pytest.raises(UnknownNameError, match="did you mean 'dmd2-sdxl-4step'"):
         resolve.resolve_generator("method:dmd2-sdxl-4stp")
 
