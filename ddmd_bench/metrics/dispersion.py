@@ -43,7 +43,11 @@ def describe_hardware(latency: Mapping[str, Any]) -> str:
 
 
 def comparison_problem(a: Mapping[str, Any], b: Mapping[str, Any]) -> str | None:
-    """Why latencies `a` and `b` cannot be compared (different hardware, or either one noisy), else None."""
+    """Why latencies `a` and `b` cannot be compared (either one not measured, different hardware, or either one
+    noisy), else None."""
+    unmeasured = [label for label, lat in (("A", a), ("B", b)) if lat.get("median") is None]
+    if unmeasured:
+        return f"latency was not measured for {' and '.join(unmeasured)} (--no-latency); nothing to compare"
     if hardware(a) != hardware(b):
         return (f"they were measured on different hardware, {describe_hardware(a)} vs {describe_hardware(b)}; "
                 f"latency compares only within one machine: measure both on the same one")

@@ -31,6 +31,10 @@ class PromptAccuracy:
         self.attributes = tuple(attributes)
         self.reset()
 
+    def scores_prompt(self, prompt: str) -> bool:
+        """Whether `prompt` is in this metric's subset (checked before generation: evaluation/sample_needs.py)."""
+        return bool(self._subset(self._parse(prompt)))
+
     def reset(self) -> None:
         """Forget all scores."""
         # One row per sample: [all attributes match, hit per attribute]; NaN where not scored or not named.

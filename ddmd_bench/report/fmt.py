@@ -27,8 +27,12 @@ def metric(record: dict[str, Any], name: str) -> float:
 
 
 def ms(record: dict[str, Any]) -> float:
-    """Batch-1 median latency in milliseconds."""
-    return record["latency"]["median"] * 1000
+    """Batch-1 median latency in milliseconds (a record evaluated with --no-latency has none: an error, not a 0)."""
+    median = (record.get("latency") or {}).get("median")
+    if median is None:
+        raise ValueError(f"{record.get('name', 'a record')}: latency was not measured (--no-latency); this figure "
+                         f"needs a measured latency")
+    return median * 1000
 
 
 def seconds(value: float) -> str:

@@ -123,3 +123,16 @@ def test_a_prompt_list_too_short_for_a_metric_is_refused_before_any_weights_or_i
 def test_help_documents_the_limit_rule_and_the_latency_flags():
     text = " ".join(CliRunner().invoke(main, ["evaluate", "--help"]).output.split())
     assert "refused before any image is generated" in text and "--latency-rounds" in text and "--no-latency" in text
+
+
+def test_a_latency_gate_or_figure_on_an_unmeasured_latency_is_refused_by_name(no_latency):
+    from ddmd_bench.report import fmt
+
+    record = _record(no_latency[0])
+    measured = {**record, "latency": {"median": 0.5, "p90": 0.6, "device": {"name": "cpu"}}}
+    for a, b, who in ((record, measured, "for A "), (measured, record, "for B "), (record, record, "for A and B")):
+        with pytest.raises(compare.GateRefused, match=f"latency was not measured {who}"):
+            compare.Gate.parse("latency.p50:5%").check(a, b)
+    with pytest.raises(ValueError, match="latency was not measured"):
+        fmt.ms(record)
+    assert fmt.ms(measured) == 500.0

@@ -183,3 +183,17 @@ def test_stats_make_reports_images_and_quiet_silences_it(tmp_path):
     assert "stats make: 5/5 img done in" in loud.stderr
     quiet = CliRunner().invoke(main, [*args, "--quiet", "--out", str(tmp_path / "b.npz")], catch_exceptions=False)
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_prompt_accuracy_tells_which_prompts_its_subset_scores():
+    from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
+
+    def parse(prompt):
+        return dict(part.split("=") for part in prompt.split())
+
+    metric = PromptAccuracy("heldout", None, parse, lambda wanted: wanted.get("shape") == "star", {}, ("shape",))
+    assert isinstance(metric, sample_needs.ScoresSubset)
+    prompts = ["shape=circle", "shape=star", "shape=square", "shape=star"]
+    assert sample_needs.scored_positions(metric, prompts) == [2, 4]
+    with pytest.raises(ValueError, match=r"metric heldout scores a subset .* hold 0: use --limit 2 or more"):
+        sample_needs.check(unit_protocol(metrics={"heldout": {}}), prompts[:1], {"heldout": metric})
