@@ -11,6 +11,15 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
 
+def local_device_index(local_rank: int, visible: int) -> int:
+    """The CUDA device of the process with `local_rank` on its node, among the `visible` devices it sees: its own
+    when it sees all of the node's GPUs, the only one when the launcher restricted it (CUDA_VISIBLE_DEVICES,
+    Slurm's --gpus-per-task=1)."""
+    if visible < 1:
+        raise ValueError("no CUDA device is visible to this process")
+    return local_rank % visible
+
+
 @dataclass(frozen=True, slots=True)
 class World:
     """This process's place in the job (size 1 when not launched by torchrun)."""
@@ -26,6 +35,9 @@ class World:
             return cls(dist.get_rank(), dist.get_world_size())
         if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
             return cls()
+        if torch.cuda.is_available() and "LOCAL_RANK" in os.environ:
+            # `cuda` means the current device: make it this process's own GPU (its LOCAL_RANK among those it sees)
+            torch.cuda.set_device(local_device_index(int(os.environ["LOCAL_RANK"]), torch.cuda.device_count()))
         if not dist.is_initialized():
             # Per-device backends: CUDA tensors (DDP gradients) over nccl, CPU tensors (metric states, log values)
             # over gloo, so CPU-side collectives work on GPU jobs too.
