@@ -51,7 +51,7 @@ def write_pickscore(folder: Path, seed: int = 0) -> None:
     pickscore_model(seed).save_pretrained(str(folder))
 
 
-def pickscore_processor(folder: Path):
+def pickscore_processor():
     """The CLIP processor (bicubic short side + centre crop to 16, OpenAI mean/std) with the character tokenizer."""
     from transformers import CLIPImageProcessor, CLIPProcessor
 
@@ -61,7 +61,7 @@ def pickscore_processor(folder: Path):
 
 
 def write_processor(folder: Path) -> None:
-    processor = pickscore_processor(folder)  # the real repository's layout: the image processor and tokenizer files
+    processor = pickscore_processor()  # the real repository's layout: the image processor and tokenizer files
     processor.image_processor.save_pretrained(str(folder))
     processor.tokenizer.save_pretrained(str(folder))
     special = folder / "special_tokens_map.json"  # the real repository has one; current transformers writes none
