@@ -123,6 +123,11 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
       ddmd-bench evaluate --dry-run                          # what would run, and what it costs
       ddmd-bench evaluate --protocol coco10k-512-patch --method dmd2-sdxl-4step --data captions=coco10k.txt
       ddmd-bench evaluate --pipeline runs/my-student/pipeline --limit 64   # any local diffusers folder
+      ddmd-bench evaluate --pipeline myorg/my-distilled-sdxl --revision v1  # a hub pipeline (commit recorded)
+      ddmd-bench evaluate --method dmd2-sdxl-4step --student my_unet.safetensors --name mine  # the recipe's sampler
+      ddmd-bench evaluate --method dmd2-sdxl-4step --lora my_lora.safetensors --lora-scale 0.8
+      ddmd-bench evaluate --run runs/toy-ddmd-4step          # a training run's student (docs/checkpoints.md)
+      ddmd-bench evaluate --config run.toml --limit 8        # options from a file; flags win (docs/api.md)
       ddmd-bench evaluate --method dmd2-sdxl-4step --prompts my_prompts.txt     # your own prompts
       ddmd-bench evaluate --method dmd2-sdxl-4step --protocol geneval --data prompts=evaluation_metadata.jsonl \\
           --geneval-out geneval-images/                      # then run GenEval's scorer on geneval-images/
