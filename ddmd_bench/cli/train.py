@@ -76,11 +76,13 @@ def _preset_command(preset: str) -> click.Command:
     @click.option("--parallel", type=click.Choice(["ddp", "fsdp"]), default="ddp", show_default=True,
                   help="Under torchrun: replicate the models (DDP) or shard them (FSDP, for models that do not fit "
                        "on one GPU). Same update either way.")
-    def command(out, overrides, prompts, ship, ship_last_good, force, threads, parallel):
+    @click.option("--quiet", is_flag=True, help="No progress reports (step, loss, step time, ETA) on stderr.")
+    def command(out, overrides, prompts, ship, ship_last_good, force, threads, parallel, quiet):
         import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.distill import run_preset
         from ddmd_bench.training.run import parse_overrides
+        from ddmd_bench.utils import progress
 
         if threads:
             torch.set_num_threads(threads)
@@ -88,9 +90,10 @@ def _preset_command(preset: str) -> click.Command:
         out = out or Path("runs") / preset
         config = _keep_run_config(out)
         try:
-            info = run_preset(preset, out, parse_overrides(overrides), prompts, ship,
-                              "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good,
-                              parallel, force=force)
+            with progress.quieted(quiet):
+                info = run_preset(preset, out, parse_overrides(overrides), prompts, ship,
+                                  "ddmd-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]), ship_last_good,
+                                  parallel, force=force)
         except (ValueError, KeyError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps({**info, **config}, indent=1, default=str))
@@ -108,10 +111,12 @@ def _train_command(name: str, help_text: str):
     @click.option("--ship", is_flag=True, help="Copy the result into the package and update the weights manifest.")
     @click.option("--force", is_flag=True, help="With --ship: replace the shipped model (and its manifest entry).")
     @click.option("--threads", type=click.IntRange(min=1), default=None, help="torch CPU threads.")
-    def command(track, out, steps, ship, force, threads):
+    @click.option("--quiet", is_flag=True, help="No progress reports (step, loss, step time, ETA) on stderr.")
+    def command(track, out, steps, ship, force, threads, quiet):
         import torch  # heavy backend: only when training runs
 
         from ddmd_bench.tracks.toy.model_training import TRAINERS
+        from ddmd_bench.utils import progress
 
         if threads:
             torch.set_num_threads(threads)
@@ -119,7 +124,8 @@ def _train_command(name: str, help_text: str):
         out = out or Path("runs") / f"toy-{name}"
         config = _keep_run_config(out)
         try:
-            info = TRAINERS[name](out, steps, ship, force=force)
+            with progress.quieted(quiet):
+                info = TRAINERS[name](out, steps, ship, force=force)
         except ValueError as exc:  # a refused --ship (the file exists and --force is not given)
             raise click.ClickException(str(exc)) from exc
         click.echo(json.dumps({**info, **config}, indent=1, default=str))
