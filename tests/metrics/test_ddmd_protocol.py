@@ -85,7 +85,8 @@ def test_reference_statistics_of_dmd2s_coco10k_protocol_serve_this_one(data, tmp
 
 
 def test_dry_run_with_the_data_shows_the_protocol(data, empty_hub):
-    args = ["evaluate", "--protocol", NAME, "--dry-run", "--json", "--data", f"captions={data['captions']}",
+    args = ["evaluate", "--protocol", NAME, "--model", "teacher", "--dry-run", "--json",
+            "--data", f"captions={data['captions']}",
             "--data", f"reference_stats={data['reference_stats']}"]
     result = CliRunner().invoke(_cli(), args)
     assert result.exit_code == 0, result.output
