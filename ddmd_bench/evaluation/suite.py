@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ddmd_bench import hashing
-from ddmd_bench.evaluation import cost, records, runner, shards
+from ddmd_bench.evaluation import cost, records, runner, shards, workers
 from ddmd_bench.evaluation.context import EvalContext, resizes
 from ddmd_bench.evaluation.records import Result
 from ddmd_bench.evaluation.resize import resolution_mismatch
-from ddmd_bench.generators.base import FixedResolution, Generator
+from ddmd_bench.generators.base import FixedResolution, Generator, Placed
 from ddmd_bench.generators.resolve import GeneratorOptions, requested, resolve_generator
 from ddmd_bench.leaderboard import store, table
 from ddmd_bench.protocol import Protocol
 from ddmd_bench.protocols import get_protocol
+from ddmd_bench.utils import threads
 from ddmd_bench.utils.distributed import World
+from ddmd_bench.utils.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,7 @@ class RunOptions:
     grid: bool = False
     latency: bool = True  # False: the records say latency was not measured
     latency_rounds: int | None = None  # timed latency rounds (None: the protocol's)
+    workers: int | None = None  # processes that run generators side by side (None: threads.worker_split; 1: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,21 +125,59 @@ def evaluate_suite(request: EvaluationRequest) -> Outcome:
     for gen in resolved.generators:
         check_resolution(gen, protocol, context)
     outcome = Outcome(protocol)
-    for gen in resolved.generators:
+    done: dict[int, tuple[Result | None, list[str]]] = {}
+    for i, gen in enumerate(resolved.generators):
         result = _cached(request.results_dir, protocol, gen) if not request.force else None
         if result is not None:
             outcome.reused.append(gen.name)
             _reuse(result, records.record_path(request.results_dir, protocol.slug, gen.name), context, protocol,
                    world)
-        else:
-            result = _run_one(gen, resolved, request, outcome, world)
-            if result is None:
-                continue
-        outcome.records.append(result)
+            done[i] = result, []
+    done |= dict(_run_all([i for i in range(len(resolved.generators)) if i not in done], resolved, request, world))
+    for i in sorted(done):  # the requested order, however the runs were spread over workers
+        result, failed = done[i]
+        outcome.failed += failed
+        if result is not None:
+            outcome.records.append(result)
     if request.leaderboard_dir is not None and outcome.records and world.is_main:
         outcome.leaderboard = store.path_for(request.leaderboard_dir, protocol)
         _publish(outcome, request.leaderboard_dir, protocol)
     return outcome
+
+
+def _run_all(todo: list[int], resolved: Resolved, request: EvaluationRequest,
+             world: World) -> Iterator[tuple[int, tuple[Result | None, list[str]]]]:
+    """(index, (result or None, failures)) of each generator to run: in this process one after another, or in
+    worker processes when this process has threads to share (`workers.run`; same records)."""
+    def one(i: int) -> tuple[Result | None, list[str]]:
+        scratch = Outcome(resolved.protocol)
+        return _run_one(resolved.generators[i], resolved, request, scratch, world), scratch.failed
+
+    n_workers, threads_each = _worker_split(todo, resolved, request, world)
+    if n_workers == 1:
+        yield from ((i, one(i)) for i in todo)
+        return
+    resolved.context.build_metrics(resolved.protocol)  # loaded once here, inherited by every worker
+    bar = Progress(len(todo), f"evaluate ({n_workers} processes x {threads_each} thread(s))", "model",
+                   enabled=request.run.progress)
+    longest_first = sorted(todo, key=lambda i: -resolved.generators[i].nfe)  # the long runs must not start last
+    for i, outcome in workers.run(longest_first, one, n_workers, threads_each):
+        bar.update(1, finished=resolved.generators[i].name)
+        yield i, outcome
+    bar.close()
+
+
+def _worker_split(todo: list[int], resolved: Resolved, request: EvaluationRequest, world: World) -> tuple[int, int]:
+    """(worker processes, threads each): one process keeps every thread under torchrun, for a generator off the
+    CPU, or where processes cannot be forked."""
+    on_cpu = all(not isinstance(gen, Placed) or gen.device.type == "cpu" for gen in resolved.generators)
+    if world.size > 1 or not on_cpu or not workers.can_fork() or request.run.workers == 1:
+        return 1, 0
+    choice = threads.current_choice()
+    if request.run.workers is not None:
+        n = min(request.run.workers, len(todo))
+        return max(1, n), max(1, choice.threads // max(1, n))
+    return threads.worker_split(len(todo), choice)
 
 
 def check_resolution(generator: Generator, protocol: Protocol, context: EvalContext) -> None:

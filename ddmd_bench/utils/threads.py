@@ -102,6 +102,35 @@ def configure(requested: int | None = None) -> ThreadChoice:
     return choice
 
 
+def current_choice() -> ThreadChoice:
+    """The applied choice, or what `configure` would choose now when it never ran (a library caller)."""
+    return _current or choose_threads()
+
+
+def worker_split(tasks: int, choice: ThreadChoice | None = None) -> tuple[int, int]:
+    """(worker processes, threads each) for `tasks` independent CPU jobs of this process: its threads become
+    one-thread workers, at most one per job and per core, so workers x threads never exceeds the threads this
+    process was given (one worker keeps them all)."""
+    choice = choice or current_choice()
+    workers = max(1, min(tasks, choice.threads, choice.cores))
+    return workers, max(1, choice.threads // workers)
+
+
+def configure_worker(threads: int, workers: int) -> ThreadChoice:
+    """Apply `threads` in a worker process started beside `workers - 1` others (`worker_split`); the record's
+    source says so."""
+    global _current
+    parent = current_choice()
+    choice = ThreadChoice(threads, f"{parent.source}, shared by {workers} worker processes", parent.cores,
+                          parent.local_processes * workers)
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    _current = choice
+    return choice
+
+
 def _is_set(name: str) -> bool:
     return os.environ.get(name, "").strip().isdigit()
 
