@@ -25,11 +25,16 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     machine_info["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
+LOAD_AT_START = os.getloadavg()  # other jobs on the machine slow both sides of a ratio, not always alike
+
+
 def machine() -> dict:
-    """Where the ratios were measured."""
+    """Where the ratios were measured, and how busy the machine was (1-minute load average at the start and end
+    of the run; the cores are the ones this process may use)."""
     return {"cpu": cpu_name(), "cores": available_cores(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
-            "python": platform.python_version(), "platform": platform.platform()}
+            "python": platform.python_version(), "platform": platform.platform(),
+            "load_1min": {"start": round(LOAD_AT_START[0], 2), "end": round(os.getloadavg()[0], 2)}}
 
 
 def pytest_sessionfinish():  # pytest passes only the hook arguments a hook names

@@ -52,11 +52,14 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: as `ddmd-bench`)")
     parser.add_argument("--out", type=Path, default=None, help="also write the summary as JSON here")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="profile CPU seconds of this process instead of wall seconds (steadier on a busy machine "
+                             "with one thread; worker processes are not counted)")
     args = parser.parse_args()
     choice = threads.configure(args.threads)  # before torch loads, exactly as the command line does
 
     t0 = time.perf_counter()
-    profile = cProfile.Profile()
+    profile = cProfile.Profile(time.process_time) if args.cpu_time else cProfile.Profile()
     profile.enable()
     from ddmd_bench.evaluation.suite import EvaluationRequest, RunOptions, evaluate_suite  # timed: its imports
 

@@ -73,6 +73,8 @@ def performance(data: Sources) -> str:
     note = (f"From `{SUMMARY}` ({summary['measured']}): {m['cpu']}, {m['cores']} cores available, torch {m['torch']}, "
             f"{m['torch_threads']} torch thread(s), BLAS threads {m['blas_threads']}. The two sides of each row "
             "alternate round by round in the same run, so other load hits both alike.")
+    if "load_1min" in m:  # how busy the machine was: absolute seconds move with it, ratios much less
+        note += f" 1-minute load average {m['load_1min']['start']} at the start, {m['load_1min']['end']} at the end."
     if with_targets:
         note += " Memory rows read the same way: speed-up is baseline / ours, below 1 when ours is larger."
     lines += ["", f"*{note}*"]
