@@ -47,6 +47,6 @@ def load_teacher_reference(path: str | Path) -> tuple[ReferenceStats, TeacherOut
     if not isinstance(identity, dict) or not isinstance(identity.get("teacher"), dict):
         raise ValueError(f"{path}: these statistics carry no teacher identity (which teacher, recipe, prompts and "
                          "seeds made the images), so they cannot serve as a FID-T reference; make them from the "
-                         "teacher's images for the protocol's prompts and seeds with `ddmd-bench stats make "
-                         "TEACHER_IMAGES --protocol NAME --metric fid_t`, which records the protocol's teacher")
+                         "teacher's images for the protocol's prompts and seeds, saved with the teacher's identity "
+                         "(metrics.reference.save(..., identity={'teacher': TeacherOutputs(...).to_dict()}))")
     return stats, TeacherOutputs.from_dict(identity["teacher"], f"{path}: teacher identity"), meta

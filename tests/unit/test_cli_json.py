@@ -10,8 +10,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from ddmd_bench.cli import main
+from ddmd_bench.tracks.toy.protocol_facts import LEADERBOARD_FILE
 
-BOARD = Path(__file__).resolve().parents[2] / "leaderboards" / "toy-v3.jsonl"
+BOARD = Path(__file__).resolve().parents[2] / "leaderboards" / LEADERBOARD_FILE
 
 
 def _run(*args):
@@ -23,7 +24,7 @@ def test_validate_json_lists_files_and_problems(tmp_path):
     assert good.exit_code == 0, good.output
     out = json.loads(good.stdout)
     assert out["problems"] == 0 and out["files"][0]["path"] == str(BOARD) and out["files"][0]["valid"] > 0
-    bad = tmp_path / "toy-v3.jsonl"
+    bad = tmp_path / LEADERBOARD_FILE
     shutil.copyfile(BOARD, bad)
     with bad.open("a") as fp:
         fp.write("{not json\n")

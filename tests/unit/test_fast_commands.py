@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from ddmd_bench.tracks.toy.protocol_facts import LEADERBOARD_FILE
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("torch", "diffusers", "transformers", "open_clip", "torchmetrics", "matplotlib", "cleanfid")
 
@@ -30,8 +32,8 @@ COMMANDS = [
     ["methods", "list"],
     ["methods", "show", "dmd2-sdxl-4step"],
     ["prompts", "list"],
-    ["leaderboard", "show", "leaderboards/toy-v3.jsonl"],
-    ["leaderboard", "compare", "leaderboards/toy-v3.jsonl", "1", "2"],
+    ["leaderboard", "show", f"leaderboards/{LEADERBOARD_FILE}"],
+    ["leaderboard", "compare", f"leaderboards/{LEADERBOARD_FILE}", "1", "2"],
 ]
 
 

@@ -16,6 +16,7 @@ import torch
 
 from ddmd_bench.leaderboard import compare
 from ddmd_bench.metrics import dispersion, latency
+from ddmd_bench.tracks.toy.protocol_facts import LEADERBOARD_FILE
 
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,13 +200,13 @@ def _leaderboard(tmp_path: Path, lat_a: dict, lat_b: dict) -> Path:
     """The shipped toy leaderboard's header and first two entries, with the given latencies."""
     from ddmd_bench.leaderboard import store
 
-    lines = (ROOT / "leaderboards" / "toy-v3.jsonl").read_text().splitlines()
+    lines = (ROOT / "leaderboards" / LEADERBOARD_FILE).read_text().splitlines()
     out = [lines[0]]
     for line, lat in zip(lines[1:3], (lat_a, lat_b)):
         record = json.loads(line)["record"]
         record["latency"] = {**record["latency"], **lat}
         out.append(json.dumps({"hash": store.entry_hash(record), "origin": "measured", "record": record}))
-    path = tmp_path / "toy-v3.jsonl"
+    path = tmp_path / LEADERBOARD_FILE
     path.write_text("\n".join(out) + "\n")
     return path
 

@@ -20,7 +20,7 @@ from ddmd_bench.metrics.image_reward import ImageReward, ImageRewardConfig
 from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
 from ddmd_bench.protocols import get_protocol
 from ddmd_bench.registry import UnknownNameError
-from ddmd_bench.tracks.toy import track
+from ddmd_bench.tracks.toy import protocol_facts as facts, track
 
 LEADERBOARDS = Path(__file__).resolve().parents[2] / "leaderboards"
 
@@ -90,9 +90,10 @@ def test_every_shipped_protocol_metric_is_registered_with_its_implementation():
         assert spec["implementation"] == (kind.implementation or track.CLASSIFIER), name
 
 
-def test_toy_protocol_keeps_the_committed_fingerprint_and_its_records_the_specs_the_registry_builds():
-    header, entries = read(LEADERBOARDS / "toy-v3.jsonl")
-    protocol, _ = get_protocol("toy")
+@pytest.mark.parametrize("version", sorted(facts.VERSIONS))
+def test_toy_protocol_keeps_the_committed_fingerprint_and_its_records_the_specs_the_registry_builds(version):
+    protocol, _ = track.toy_protocol(version=version)
+    header, entries = read(LEADERBOARDS / f"{protocol.slug}.jsonl")
     assert protocol.fingerprint == header["fingerprint"]
     method = catalog.SQRT_METHODS.get(track.FID_SQRT_METHOD)
     assert protocol.metrics["fid"]["sqrt_method"] == method.brief

@@ -15,8 +15,9 @@ from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
 
 from ddmd_bench.leaderboard import plots, store, table  # noqa: E402
 from ddmd_bench.leaderboard.roles import Role, role_of  # noqa: E402
+from ddmd_bench.tracks.toy.protocol_facts import LEADERBOARD_FILE  # noqa: E402
 
-BOARD = Path(__file__).resolve().parents[2] / "leaderboards" / "toy-v3.jsonl"
+BOARD = Path(__file__).resolve().parents[2] / "leaderboards" / LEADERBOARD_FILE
 KINDS = {"latency": ("latency_ms", False), "steps": ("nfe", True)}  # x column, points of one x spread sideways
 
 

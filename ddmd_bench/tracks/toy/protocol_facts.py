@@ -30,3 +30,7 @@ def columns(version: int) -> tuple[str, ...]:
     """The default leaderboard columns of toy protocol `version`."""
     return COLUMNS[version]
 DESCRIPTION = "Embedded toy text-to-image world v3, 16x16 RGB; 256 held-in + 64 held-out prompts."
+
+
+# The current version's leaderboard file under leaderboards/ (older versions keep their own files).
+LEADERBOARD_FILE = f"{NAME}-v{VERSION}.jsonl"
