@@ -27,6 +27,7 @@ def test_v3_keeps_the_fingerprint_of_its_leaderboard_and_of_the_committed_ablati
     scored = {json.loads(p.read_text())["protocol"]["fingerprint"]
               for p in (ROOT / "docs" / "ablation" / "runs").glob("*/seed-*/eval.json")}
     assert scored == {v3.fingerprint}
+    assert ablation.SnapshotScorer().protocol.fingerprint == v3.fingerprint  # new runs score as committed ones
 
 
 def test_committed_ablation_runs_still_count_as_finished():
