@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 from PIL import Image
 
@@ -197,3 +198,19 @@ def test_prompt_accuracy_tells_which_prompts_its_subset_scores():
     assert sample_needs.scored_positions(metric, prompts) == [2, 4]
     with pytest.raises(ValueError, match=r"metric heldout scores a subset .* hold 0: use --limit 2 or more"):
         sample_needs.check(unit_protocol(metrics={"heldout": {}}), prompts[:1], {"heldout": metric})
+
+
+def test_the_toy_scoring_models_report_training_progress(capsys):
+    from ddmd_bench.tracks.toy.fitting import fit
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(8, 2)
+    fit(model, opt, 3, lambda step: model(x).pow(2).mean(), "probe")
+    err = capsys.readouterr().err
+    assert re.search(r"^train probe: 1/3 step \(33%\) loss \S+ step_s \S+", err, re.MULTILINE), err
+    assert "train probe: 3/3 step done in" in err
+    with progress.quieted():
+        fit(model, opt, 2, lambda step: model(x).pow(2).mean(), "probe")
+    assert capsys.readouterr().err == ""
