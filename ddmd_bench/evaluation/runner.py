@@ -148,6 +148,21 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     return result
 
 
+def measure_latency(generator: Generator, protocol: Protocol, context: EvalContext,
+                    options: RunnerOptions = RunnerOptions()) -> dict[str, Any]:
+    """Cold start and warm latency of `generator` on its own, as `run_checked` records them: for runs whose images
+    were made elsewhere (worker processes), timed once nothing else runs beside it."""
+    device = options.device or (generator.device if isinstance(generator, Placed) else None) or torch.device("cpu")
+    resize = resizes(context)
+    prompt = context.prompt_set.prompts[0]
+    cold = _cold_start(generator, protocol, resize, prompt, device) if options.latency else None
+    latency = _latency(AtResolution(generator, protocol.resolution, resize), generator, protocol, prompt, device,
+                       options)
+    if cold is not None:
+        latency["cold_start"] = cold
+    return latency
+
+
 def _latency(wrapped: Generator, generator: Generator, protocol: Protocol, prompt: str, device: torch.device,
              options: RunnerOptions) -> dict[str, Any]:
     """Warm latency under the protocol's settings (`options.latency_rounds` timed rounds when given, recorded with

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,22 +149,39 @@ def _run_all(todo: list[int], resolved: Resolved, request: EvaluationRequest,
              world: World) -> Iterator[tuple[int, tuple[Result | None, list[str]]]]:
     """(index, (result or None, failures)) of each generator to run: in this process one after another, or in
     worker processes when this process has threads to share (`workers.run`; same records)."""
-    def one(i: int) -> tuple[Result | None, list[str]]:
+    def one(i: int, run_request: EvaluationRequest = request) -> tuple[Result | None, list[str]]:
         scratch = Outcome(resolved.protocol)
-        return _run_one(resolved.generators[i], resolved, request, scratch, world), scratch.failed
+        return _run_one(resolved.generators[i], resolved, run_request, scratch, world), scratch.failed
 
     n_workers, threads_each = _worker_split(todo, resolved, request, world)
     if n_workers == 1:
         yield from ((i, one(i)) for i in todo)
         return
     resolved.context.build_metrics(resolved.protocol)  # loaded once here, inherited by every worker
+    # Latency timed beside another worker's generation would measure the contention: the workers make and score
+    # the images only, and each generator's latency is timed here afterwards, alone.
+    images_only = replace(request, run=replace(request.run, latency=False))
     bar = Progress(len(todo), f"evaluate ({n_workers} processes x {threads_each} thread(s))", "model",
                    enabled=request.run.progress)
     longest_first = sorted(todo, key=lambda i: -resolved.generators[i].nfe)  # the long runs must not start last
-    for i, outcome in workers.run(longest_first, one, n_workers, threads_each):
+    finished = {}
+    for i, outcome in workers.run(longest_first, lambda i: one(i, images_only), n_workers, threads_each):
         bar.update(1, finished=resolved.generators[i].name)
-        yield i, outcome
+        finished[i] = outcome
     bar.close()
+    for i in todo:
+        result, failed = finished[i]
+        if result is not None and request.run.latency:
+            result = _with_latency(result, resolved.generators[i], resolved, request)
+        yield i, (result, failed)
+
+
+def _with_latency(result: Result, gen: Generator, resolved: Resolved, request: EvaluationRequest) -> Result:
+    """`result` with the latency of `gen` measured in this process, its record file rewritten."""
+    options = runner.RunnerOptions(progress=request.run.progress, latency_rounds=request.run.latency_rounds)
+    result = result.replace(latency=runner.measure_latency(gen, resolved.protocol, resolved.context, options))
+    records.write_result(result, records.record_path(request.results_dir, resolved.protocol.slug, gen.name))
+    return result
 
 
 def _worker_split(todo: list[int], resolved: Resolved, request: EvaluationRequest, world: World) -> tuple[int, int]:

@@ -3,6 +3,8 @@ values, intervals and per-sample scores, same output checks, in the requested or
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -46,6 +48,14 @@ def test_workers_write_the_serial_records(tmp_path, one_thread):
     assert all("shared by 2 worker processes" in e["source"] and e["threads"] >= 1 for e in envs), envs
     for name in ("toy-teacher", "dmd-1step"):
         assert any(name in p.name for p in (tmp_path / "results-2").rglob("*.samples.jsonl"))
+    # latency is timed in the parent after the workers finish (alone, not beside another worker's generation), and
+    # the record files on disk carry it
+    for a, b in zip(serial.records, parallel.records):
+        assert b.latency["measured"] and b.latency["median"] > 0 and b.latency["rounds"] == a.latency["rounds"] == 1
+        assert b.latency["cold_start"]["seconds"] > 0 and b.latency["device"] == a.latency["device"]
+    on_disk = [json.loads(p.read_text()) for p in (tmp_path / "results-2").rglob("*.json")
+               if not p.name.endswith(".failed.json")]
+    assert len(on_disk) == len(MODELS) and all(r["latency"]["measured"] for r in on_disk)
 
 
 def test_a_failing_job_is_raised_in_the_caller():
