@@ -150,12 +150,14 @@ def test_sections_leave_no_unfilled_template(name):
 def test_leaderboard_commands_follow_the_newest_toy_board(repo):
     build = load_sections().get("toy-leaderboard-commands")
     (repo / "docs").mkdir(exist_ok=True)
+    newest = max((p.stem for p in (repo / "leaderboards").glob("toy-v*.jsonl")
+                  if not p.stem.endswith(".reproductions")), key=lambda s: int(s.removeprefix("toy-v")))
     for kind in ("latency", "steps"):
-        (repo / f"docs/toy-v3-{kind}.png").write_bytes(b"png")
+        (repo / f"docs/{newest}-{kind}.png").write_bytes(b"png")
     text = build(Sources(repo))
-    assert "ddmd-bench leaderboard show leaderboards/toy-v3.jsonl --sort prompt_accuracy" in text
-    assert "(docs/toy-v3-steps.png)" in text
-    shutil.copy(repo / "leaderboards/toy-v3.jsonl", repo / "leaderboards/toy-v9.jsonl")
+    assert f"ddmd-bench leaderboard show leaderboards/{newest}.jsonl --sort prompt_accuracy" in text
+    assert f"(docs/{newest}-steps.png)" in text
+    shutil.copy(repo / f"leaderboards/{newest}.jsonl", repo / "leaderboards/toy-v9.jsonl")
     with pytest.raises(ReportError, match=r"toy-v9-latency.png is missing: .*leaderboard render "
                                           r"leaderboards/toy-v9.jsonl --format png"):
         build(Sources(repo))
