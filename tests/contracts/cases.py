@@ -80,6 +80,23 @@ def _method(name: str):
     return _resolve(f"method:{name}", replace(_options(), overrides=Overrides(resolution=16)))
 
 
+def _checkpoint_student_on_base():
+    """A student UNet (a diffusers model folder) on a base pipeline folder, through `checkpoint:`."""
+    from ddmd_bench.generators.checkpoints import CheckpointSpec
+
+    base = Path(_pipeline_folder("sd15-ancestral"))
+    return _resolve(f"checkpoint:{CheckpointSpec(base=str(base), student=str(base / 'unet')).target()}", _options())
+
+
+def _toy_training_run():
+    """A two-update toy Decoupled DMD run, through `run:`."""
+    from ddmd_bench.tracks.toy.distill import run_preset
+
+    run = Path(tempfile.mkdtemp(prefix="ddmd-contract-run-")) / "toy-run"
+    run_preset("toy-ddmd-4step", run, {"steps": 2, "batch_size": 2, "warmup_steps": 1, "lr": 1e-2})
+    return _resolve(f"run:{run}")
+
+
 # case -> (generator kind it covers: a KINDS name, or the track of SHIPPED models; builder; needs the local hub)
 GENERATORS: dict[str, tuple[str, Callable[[], Any], bool]] = {
     # the teacher at 4 steps (its default 50 add nothing to the contract), guidance 3 for the CFG batch
@@ -89,6 +106,8 @@ GENERATORS: dict[str, tuple[str, Callable[[], Any], bool]] = {
                                                                  _options()), False),
     "pipeline-flux": ("pipeline", lambda: _resolve(f"pipeline:{_pipeline_folder('flux')}", _options()), False),
     "method-dmd2-sdxl-4step": ("method", functools.partial(_method, "dmd2-sdxl-4step"), True),
+    "checkpoint-student-on-base": ("checkpoint", _checkpoint_student_on_base, False),
+    "run-toy": ("run", _toy_training_run, False),
 }
 
 

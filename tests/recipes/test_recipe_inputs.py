@@ -168,7 +168,7 @@ def test_dry_run_lists_the_downloads_instead_of_failing(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "hf download tianweiy/DMD2 dmd2_sdxl_4step_unet_fp16.safetensors" in result.output
     assert "(dmd2-sdxl-4step[guidance=2.0]: base pipeline)" in result.output  # the recipe after the overrides
-    plan = json.loads(_evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--dry-run", "--json").output)
+    plan = json.loads(_evaluate(tmp_path, "--method", "dmd2-sdxl-4step", "--dry-run", "--json").stdout)
     assert plan["download_plan"]["repos"] == ["stabilityai/stable-diffusion-xl-base-1.0", "tianweiy/DMD2"]
 
 
@@ -224,7 +224,7 @@ def test_plain_diffusers_folder_runs_with_the_generic_recipe(tmp_path, cls):
     # The resolved recipe, with no flags: the pipeline's call defaults and size (the denoiser's sample size x the
     # VAE factor: 8 x 2 = 16 px for the tiny UNet/SD3 layouts; FLUX and Z-Image declare no sample size, so their
     # pipelines' 128-latent default applies: 256 px here, 1024 px for the real models)
-    plan = json.loads(_evaluate(tmp_path, "--pipeline", str(folder), "--dry-run", "--json").output)
+    plan = json.loads(_evaluate(tmp_path, "--pipeline", str(folder), "--dry-run", "--json").stdout)
     recipe = plan["generators"][0]["describe"]["recipe"]
     assert recipe["pipeline"] == cls and recipe["steps"] == steps and recipe["guidance"] == guidance
     assert recipe["resolution"] == (16 if cls.startswith("StableDiffusion") else 256)
