@@ -63,6 +63,14 @@ def check_images(images: torch.Tensor) -> torch.Tensor:
     return images
 
 
+def check_image_prompt_pairs(images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
+    """`check_images`, plus one prompt per image (the metrics that score an image against its prompt)."""
+    images = check_images(images)
+    if len(prompts) != images.shape[0]:
+        raise ValueError(f"got {images.shape[0]} images but {len(prompts)} prompts")
+    return images
+
+
 class PerSampleScores:
     """State shared by metrics that keep one float per sample (CLIP score, ImageReward): a torchmetrics state of
     (index, score) rows, so shards merged in any order, or gathered from several ranks, line up with the prompts."""

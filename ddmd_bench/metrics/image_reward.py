@@ -23,7 +23,7 @@ from torch import nn
 from ddmd_bench import resolver
 from ddmd_bench.metrics import catalog
 from ddmd_bench.metrics import functional as metric_fn
-from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
+from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_image_prompt_pairs
 
 REWARD_MEAN = 0.16717362830052426  # official normalisation constants (ImageReward's ImageReward.py)
 REWARD_STD = 1.0333394966054072
@@ -199,9 +199,7 @@ class ImageReward(PerSampleScores):
     @torch.no_grad()
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """Rewards [B] for uint8 images and their prompts."""
-        images = check_images(images)
-        if len(prompts) != images.shape[0]:
-            raise ValueError(f"got {images.shape[0]} images but {len(prompts)} prompts")
+        images = check_image_prompt_pairs(images, prompts)
         tokens = self.tokenizer(prompts, padding="max_length", truncation=True,
                                 max_length=self.model.config.max_length, return_tensors="pt")
         pixels = preprocess(images, self.model.config.image_size)

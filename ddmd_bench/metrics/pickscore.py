@@ -19,7 +19,7 @@ from PIL import Image
 from ddmd_bench import resolver
 from ddmd_bench.metrics import catalog
 from ddmd_bench.metrics import functional as metric_fn
-from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_images
+from ddmd_bench.metrics.base import MetricValue, PerSampleScores, check_image_prompt_pairs
 
 MODEL_WEIGHTS = ("pickscore-v1", "pickscore-v1-config")  # resolver.WEIGHTS names, one snapshot folder
 PROCESSOR_FILES = ("pickscore-processor-preprocessor-config", "pickscore-processor-tokenizer",
@@ -51,9 +51,7 @@ class PickScore(PerSampleScores):
     @torch.no_grad()
     def score(self, images: torch.Tensor, prompts: list[str]) -> torch.Tensor:
         """Scores [B] (float64) for uint8 images and their prompts."""
-        images = check_images(images)
-        if len(prompts) != images.shape[0]:
-            raise ValueError(f"got {images.shape[0]} images but {len(prompts)} prompts")
+        images = check_image_prompt_pairs(images, prompts)
         pixels = self.processor(images=[Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images.cpu()],
                                 return_tensors="pt")["pixel_values"]
         text = self.processor(text=list(prompts), padding=True, truncation=True, max_length=self.config.max_length,
