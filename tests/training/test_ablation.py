@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from filelock import FileLock
 from scipy import stats
 
 from ddmd_bench.cli import main
@@ -131,10 +132,17 @@ def test_a_collapse_claim_counts_divergences():
 
 # -------------------------------------------------------------------------------------- end to end and report
 def test_ablation_run_end_to_end_then_report(tmp_path):
-    """2 arms x 2 seeds x 2 updates on an 8-prompt protocol: trained, scored, copied, reported; a re-run resumes."""
+    """2 arms x 2 seeds x 2 updates on an 8-prompt protocol: trained, scored, copied, reported; a re-run resumes; a
+    run another process holds is skipped."""
     out, docs = tmp_path / "runs", tmp_path / "docs"
     args = ["ablation", "run", "--out", str(out), "--arms", "dmd2,decoupled-hybrid", "--seeds", "0,1", "--steps",
             "2", "--snapshot-every", "2", "--prompts", "8", "--batch-size", "4", "--threads", "1"]
+    held = out / "dmd2" / "seed-1"
+    held.mkdir(parents=True)
+    with FileLock(str(held / ".run.lock")):  # as another `ablation run` process on the same folder holds it
+        result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert len(list(out.glob("*/seed-*/eval.json"))) == 3 and [p.name for p in held.iterdir()] == [".run.lock"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     evals = sorted(out.glob("*/seed-*/eval.json"))

@@ -5,7 +5,8 @@ DMD2, and a table of the paper's claims with a verdict each.
 
 Resumable at every level: a finished run is skipped, an unfinished one resumes from its checkpoint, and each
 snapshot's scores are cached in its run's `eval.json`. Runs are ordered seed-major, so a partial ablation covers
-every arm before it adds seeds.
+every arm before it adds seeds. Several `ablation run` processes may share one folder (one per core): each run is
+claimed under a file lock, and a process skips the runs another one holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from filelock import FileLock, Timeout
 from PIL import Image
 from safetensors.torch import load_file
 from scipy import stats
@@ -140,9 +142,14 @@ def run_all(cfg: AblationConfig, out: Path, committed: Path | None = None) -> No
             log.info("%s seed %d: finished run committed under %s", arm, seed, committed)
             continue
         folder = run_dir(out, arm, seed)
-        train_config = ARMS.get(arm).config(seed, cfg.steps, cfg.snapshot_every, cfg.batch_size)
-        train_run(train_config, folder, f"{arm} seed {seed}")
-        score_run(folder, train_config, scorer)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            with FileLock(str(folder / ".run.lock"), timeout=0):
+                train_config = ARMS.get(arm).config(seed, cfg.steps, cfg.snapshot_every, cfg.batch_size)
+                train_run(train_config, folder, f"{arm} seed {seed}")
+                score_run(folder, train_config, scorer)
+        except Timeout:  # another `ablation run` process on this folder is training or scoring it
+            log.info("%s seed %d: held by another process, skipped", arm, seed)
 
 
 def committed_runs(committed: Path, cfg: AblationConfig, teacher_sha256: str) -> set[tuple[str, int]]:
