@@ -227,12 +227,12 @@ class ImageReward(PerSampleScores):
             max_length=self.model.config.max_length, config=asdict(self.model.config))
 
 
-def build_image_reward(allow_download: bool = True) -> ImageReward:
+def build_image_reward(allow_download: bool = True, scale: float = 1.0) -> ImageReward:
     """The official ImageReward metric: weights, med_config and tokenizer through the one resolver (hub, local
-    caches, HF_HUB_OFFLINE), loaded strictly."""
+    caches, HF_HUB_OFFLINE), loaded strictly. `scale` multiplies every reward (a paper may print them x 100)."""
     ckpt = resolver.resolve(resolver.WEIGHTS.get("imagereward"), allow_download=allow_download)
     med = resolver.resolve(resolver.WEIGHTS.get("imagereward-med-config"), allow_download=allow_download)
     vocab = resolver.resolve(resolver.WEIGHTS.get("bert-base-uncased-vocab"), allow_download=allow_download)
     model = ImageRewardModel(ImageRewardConfig.from_med_config(json.loads(Path(med).read_text())))
     load_official(model, torch.load(ckpt, map_location="cpu", weights_only=True))
-    return ImageReward(model, blip_tokenizer(str(vocab)), resolver.sha256_file(ckpt))
+    return ImageReward(model, blip_tokenizer(str(vocab)), resolver.sha256_file(ckpt), scale=scale)

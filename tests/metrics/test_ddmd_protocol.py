@@ -116,3 +116,13 @@ def test_every_score_names_registered_weights_and_a_registered_metric():
         assert all(w in resolver.WEIGHTS for w in score.weights)
         declared = score.declared(1.0)
         assert declared["implementation"] == catalog.METRICS.get(name).implementation
+
+
+def test_image_reward_is_built_with_the_protocols_scale(monkeypatch):
+    """The scale reaches the builder (the metric is never edited after it was built)."""
+    from ddmd_bench.metrics import image_reward
+
+    calls = []
+    monkeypatch.setattr(image_reward, "build_image_reward", lambda **kwargs: calls.append(kwargs) or kwargs)
+    assert SCORES.get("image_reward").build(100.0) == {"allow_download": False, "scale": 100.0}
+    assert calls == [{"allow_download": False, "scale": 100.0}]

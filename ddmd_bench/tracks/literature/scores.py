@@ -40,9 +40,7 @@ def _weights_note(names: tuple[str, ...]) -> str:
 def _image_reward(scale: float):
     from ddmd_bench.metrics.image_reward import build_image_reward  # transformers and torch: only a run needs them
 
-    metric = build_image_reward(allow_download=False)  # its files were resolved (or refused) with the rest
-    metric.scale = scale
-    return metric
+    return build_image_reward(allow_download=False, scale=scale)  # its files were resolved (or refused) with the rest
 
 
 def _hps(version: str) -> Callable[[float], Any]:
