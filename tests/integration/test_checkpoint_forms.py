@@ -245,6 +245,13 @@ def test_toy_run_evaluates_like_its_export(tmp_path):
     code, summary, shipped = evaluate(tmp_path / "r3", "--model", "ddmd-4step")
     assert code == 0, summary
     assert metric_values(next(iter(shipped.values()))) != metric_values(a)  # the run's student, not the shipped one
+    # diffusers-only run settings would be silently ignored by the toy sampler: refused by name, nothing written
+    for flags in (("--dtype", "float16"), ("--offload", "model"), ("--vae-tiling",)):
+        code, output, _ = evaluate(tmp_path / "r4", "--run", str(run), *flags)
+        assert code == 1 and f"{flags[0]} cannot be applied" in " ".join(output.split()), output
+        assert not list((tmp_path / "r4").rglob("*.json"))
+    code, summary, _ = evaluate(tmp_path / "r1", "--run", str(run), "--dtype", "float32")  # what it samples in
+    assert code == 0 and summary["reused"] == [run_name], summary
 
 
 def test_diffusers_run_evaluates_like_its_export(tmp_path):

@@ -33,18 +33,22 @@ class CompiledDenoiser(torch.nn.Module):
 class ToyGenerator:
     """A `Generator` over a shipped toy model."""
 
-    def __init__(self, spec: ToyGeneratorSpec, cached: bool = True) -> None:
+    def __init__(self, spec: ToyGeneratorSpec, cached: bool = True, name: str | None = None) -> None:
         SCHEDULERS.get(spec.scheduler)  # fail on a bad name before loading anything
         if spec.steps < 1:
             raise ValueError(f"steps must be >= 1, got {spec.steps}")
         self.spec = spec
-        self.name = spec.name
-        model, tokenizer, self._meta = load_denoiser(spec.model, cached)
+        self.name = name or spec.name
+        model, tokenizer, self._meta = self._load(cached)
         if spec.compile:
             model = CompiledDenoiser(model)
         self._config = TeacherConfig.from_dict(self._meta["model_config"])
         self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps), spec.steps,
                                   spec.guidance)
+
+    def _load(self, cached: bool) -> tuple[torch.nn.Module, object, dict[str, Any]]:
+        """(denoiser, tokenizer, meta) of the shipped model the spec names; `cached=False` reads it again."""
+        return load_denoiser(self.spec.model, cached)
 
     def fresh(self) -> ToyGenerator:
         """A new instance that reads, verifies and builds its weights again (no shared cache): its construction is

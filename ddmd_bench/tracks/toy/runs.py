@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench.generators.resolve import GeneratorOptions
+from ddmd_bench.generators.settings import RunSettings
 from ddmd_bench.tracks.toy import shipped
 from ddmd_bench.tracks.toy.bundle import TEACHER
 from ddmd_bench.tracks.toy.generator_specs import ToyGeneratorSpec
-from ddmd_bench.tracks.toy.generators import CompiledDenoiser, ToyGenerator
+from ddmd_bench.tracks.toy.generators import ToyGenerator
 from ddmd_bench.tracks.toy.loaders import load_denoiser, student_model
-from ddmd_bench.tracks.toy.models import TeacherConfig, ToyDenoiser
-from ddmd_bench.tracks.toy.pipeline import SCHEDULERS, ToySampler
+from ddmd_bench.tracks.toy.models import ToyDenoiser
 from ddmd_bench.training.export import (ExportError, RunExport, TrainedStudent, read_student,
                                         read_student_file, run_name)
 
@@ -97,15 +97,12 @@ class RunStudentGenerator(ToyGenerator):
     models' sampler, with weights from `load_student`. Its identity holds the student file's path and sha256."""
 
     def __init__(self, path: Path, spec: ToyGeneratorSpec, name: str, cached: bool = True) -> None:
-        # ToyGenerator's own constructor loads a shipped model by name; this one loads the run's student instead
-        SCHEDULERS.get(spec.scheduler)
-        self.path, self.spec, self.name = path, spec, name
-        model, tokenizer, self._meta = load_student(path, cached)
-        if spec.compile:
-            model = CompiledDenoiser(model)
-        self._config = TeacherConfig.from_dict(self._meta["model_config"])
-        self.sampler = ToySampler(model, tokenizer, SCHEDULERS.get(spec.scheduler)(self._config, spec.steps),
-                                  spec.steps, spec.guidance)
+        self.path = path
+        super().__init__(spec, cached, name)
+
+    def _load(self, cached: bool) -> tuple[ToyDenoiser, object, dict[str, Any]]:
+        """The run's student in place of a shipped model."""
+        return load_student(self.path, cached)
 
     def fresh(self) -> RunStudentGenerator:
         """A new instance that reads, verifies and builds the student again (what a cold start times)."""
@@ -120,16 +117,29 @@ class RunStudentGenerator(ToyGenerator):
 
 
 def run_generator(student: TrainedStudent, options: GeneratorOptions) -> RunStudentGenerator:
-    """The run's student with its own sampler (`sampler_defaults`); --steps and --guidance change it, the
-    diffusers-only overrides are refused."""
+    """The run's student with its own sampler (`sampler_defaults`); --steps, --guidance and --compile change it,
+    the diffusers-only overrides and run settings are refused before anything is loaded."""
     overrides = options.overrides.items() if options.overrides is not None else {}
-    unsupported = sorted(set(overrides) - {"steps", "guidance"})
+    unsupported = [f"--{k}" for k in sorted(set(overrides) - {"steps", "guidance"})]
+    unsupported += _unsupported_settings(options.settings)
     if unsupported:
-        raise ExportError(f"a toy run samples on the toy DMD chain at 16 px: "
-                          f"{', '.join('--' + k for k in unsupported)} cannot be applied (--steps and --guidance can)")
+        raise ExportError(f"a toy run samples on the toy DMD chain at 16 px, in float32 on the CPU, without a VAE: "
+                          f"{', '.join(unsupported)} cannot be applied (--steps, --guidance and --compile can); "
+                          f"leave them out for a toy run")
     defaults = sampler_defaults(student)
     steps, guidance = overrides.get("steps", defaults["steps"]), overrides.get("guidance", defaults["guidance"])
     compile_ = options.settings is not None and options.settings.compile
     spec = ToyGeneratorSpec("run-student", steps, guidance, defaults["scheduler"], compile_)
     name = options.name or run_name(student) + "".join(f"[{k}={v}]" for k, v in overrides.items())
     return RunStudentGenerator(student.path, spec, name)
+
+
+def _unsupported_settings(settings: RunSettings | None) -> list[str]:
+    """The run settings a toy student cannot honour (its sampler has one dtype, one device and no VAE)."""
+    if settings is None:
+        return []
+    given = {"--dtype": settings.dtype not in (None, "float32"), "--offload": settings.offload != "none",
+             "--vae-tiling": settings.vae_tiling, "--vae-slicing": settings.vae_slicing,
+             "--attention-backend": settings.attention_backend is not None,
+             f"device {settings.device}": settings.device not in (None, "cpu")}
+    return [flag for flag, on in given.items() if on]
