@@ -65,7 +65,7 @@ from ddmd_bench.registry import UnknownNameError
               "recipe (which keeps its scheduler, timesteps and guidance): a .safetensors file or a diffusers model "
               "folder.")
 @click.option("--lora", metavar="FILE", help="A LoRA (.safetensors, diffusers or kohya keys) on --base or on a "
-              "--method recipe, fused at --lora-scale.")
+              "--method recipe, fused at --lora-scale; with --student, fused into your student network.")
 @click.option("--lora-scale", type=float, metavar="S", help="Scale of the --lora (default 1).")
 @click.option("--run", "run_dirs", multiple=True, metavar="RUN_DIR",
               type=click.Path(exists=True, file_okay=False),
@@ -126,6 +126,7 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
       ddmd-bench evaluate --pipeline myorg/my-distilled-sdxl --revision v1  # a hub pipeline (commit recorded)
       ddmd-bench evaluate --method dmd2-sdxl-4step --student my_unet.safetensors --name mine  # the recipe's sampler
       ddmd-bench evaluate --method dmd2-sdxl-4step --lora my_lora.safetensors --lora-scale 0.8
+      ddmd-bench evaluate --base my-sdxl/ --student my_unet.safetensors --lora style.safetensors  # LoRA on student
       ddmd-bench evaluate --run runs/toy-ddmd-4step          # a training run's student (docs/checkpoints.md)
       ddmd-bench evaluate --config run.toml --limit 8        # options from a file; flags win (docs/api.md)
       ddmd-bench evaluate --method dmd2-sdxl-4step --prompts my_prompts.txt     # your own prompts
@@ -212,7 +213,7 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
 
 
 def _checkpoint_spec(methods, pipelines, base, revision, student, lora, lora_scale):
-    """The --student or --lora on its --base or --method (None when neither is given); bad combinations are usage
+    """The --student, the --lora, or both on its --base or --method (None when neither is given); bad combinations are usage
     errors, raised before anything is loaded."""
     from ddmd_bench.generators.checkpoints import CheckpointError, CheckpointSpec
 

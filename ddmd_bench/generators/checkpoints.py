@@ -2,14 +2,15 @@
 
 - a whole pipeline: a local folder, or a hub repository id (`ORG/NAME`, optionally `ORG/NAME@REVISION`), sampled with
   its own scheduler and defaults (`pipeline_recipe`);
-- a student network (a UNet or transformer: one weights file, or a diffusers model folder) or a LoRA file on top of a
-  base pipeline (a folder or a hub id), or on top of a published recipe, which then keeps its scheduler, timesteps
-  and guidance and only swaps the denoiser weights (`CheckpointSpec`, `checkpoint_recipe`).
+- a student network (a UNet or transformer: one weights file, or a diffusers model folder), a LoRA file, or a LoRA on
+  top of such a student network, on a base pipeline (a folder or a hub id), or on a published recipe, which then
+  keeps its scheduler, timesteps and guidance and only swaps the denoiser weights (`CheckpointSpec`,
+  `checkpoint_recipe`).
 
 Hub repositories go through the one resolver (`ddmd_bench.resolver.resolve_snapshot`: the HF cache first,
 HF_HUB_OFFLINE honoured), so the record names the commit they resolved to; local files are named by their sha256
-(the record's `files`). A checkpoint's default name carries a short content hash of the student or LoRA file, so other
-bytes are a new result, never a stale one.
+(the record's `files`). A checkpoint's default name carries a short content hash of the student and of the LoRA file,
+so other bytes of either are a new result, never a stale one.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ class CheckpointError(RecipeInputError):
 @dataclass(frozen=True, slots=True)
 class CheckpointSpec:
     """Denoiser weights on a base: `base` (a pipeline folder or hub id, at `revision`) or `method` (a published
-    recipe), with exactly one of `student` (a weights file or a diffusers model folder) or `lora` (a LoRA file,
-    applied at `lora_scale`). Its text form (`target`) is what `checkpoint:TARGET` generator names carry."""
+    recipe), with `student` (a weights file or a diffusers model folder), `lora` (a LoRA file, applied at
+    `lora_scale`), or both (the LoRA applied on top of the student network). Its text form (`target`) is what
+    `checkpoint:TARGET` generator names carry."""
 
     base: str | None = None
     revision: str | None = None
@@ -54,9 +56,9 @@ class CheckpointSpec:
         if (self.base is None) == (self.method is None):
             raise CheckpointError("a student or LoRA needs one base: --base REPO|DIR (a pipeline) or --method NAME "
                                   "(a published recipe, whose scheduler, steps and guidance are kept)")
-        if (self.student is None) == (self.lora is None):
-            raise CheckpointError("give one of --student FILE|DIR (a UNet or transformer) or --lora FILE on top of "
-                                  "the base, not both and not neither")
+        if self.student is None and self.lora is None:
+            raise CheckpointError("give --student FILE|DIR (a UNet or transformer), --lora FILE, or both (the LoRA "
+                                  "on top of the student) on top of the base")
         if self.revision is not None and (self.base is None or Path(self.base).is_dir()):
             raise CheckpointError("--revision names a commit, branch or tag of a hub repository; the base here is "
                                   f"{'a recipe' if self.base is None else 'a local folder'}")
@@ -120,20 +122,24 @@ def _hub_snapshot(repo_id: str, revision: str | None, settings: RunSettings) -> 
 
 def checkpoint_recipe(spec: CheckpointSpec, settings: RunSettings) -> Recipe:
     """The recipe that runs `spec`: the base's (a pipeline's own defaults, or the published recipe's scheduler,
-    timesteps and guidance) with the student or LoRA in place of any student the recipe had."""
+    timesteps and guidance) with the student network, the LoRA, or the LoRA on the student network in place of any
+    student the recipe had. The name carries a content tag of each file, so other bytes of either are another
+    result."""
     base = get_recipe(spec.method) if spec.method else pipeline_recipe(spec.base, settings, spec.revision)
-    weights = _student_weights(spec, base, settings) if spec.student else _lora_weights(spec)
+    student = _student_weights(spec, base, settings) if spec.student else None
+    lora = _lora_weights(spec) if spec.lora else None
+    parts = [*([("student", spec.student, student, "")] if student else []),
+             *([("lora", spec.lora, lora, f"x{spec.lora_scale:g}")] if lora else [])]
     label = base.name.removeprefix("pipeline:")
-    what = "student" if spec.student else "lora"
-    scale = f"x{spec.lora_scale:g}" if spec.lora else ""
-    name = f"{label}+{what}:{Path(spec.student or spec.lora).stem}@{_content_tag(weights)}{scale}"
+    name = label + "".join(f"+{what}:{Path(source).stem}@{_content_tag(w)}{scale}" for what, source, w, scale in parts)
+    what = " + ".join(what for what, *_ in parts)
+    sources = tuple(source for _, source, *_ in parts)
     kept = f"the recipe {base.name}'s scheduler, timesteps and guidance" if spec.method \
         else "the base pipeline's own scheduler and call defaults"
     return dataclasses.replace(
-        base, name=name, student=weights, needs_pickle=False,
-        method=f"{base.method} + {what}" if spec.method else f"{what} on base",
-        sources=(*base.sources, spec.student or spec.lora),
-        notes=f"{what} {spec.student or spec.lora} on {base.base.label}, sampled with {kept}")
+        base, name=name, student=student or lora, lora=lora if student else None, needs_pickle=False,
+        method=f"{base.method} + {what}" if spec.method else f"{what} on base", sources=(*base.sources, *sources),
+        notes=f"{what} {' and '.join(sources)} on {base.base.label}, sampled with {kept}")
 
 
 def _student_weights(spec: CheckpointSpec, base: Recipe, settings: RunSettings) -> StudentWeights:

@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from ddmd_bench import hashing, resolver
 from ddmd_bench.generators.settings import DTYPES, RunSettings
 from ddmd_bench.recipes.checks import RecipeInputError, check_model_folder, check_pipeline_folder, check_weights_file
-from ddmd_bench.recipes.recipe import Recipe
+from ddmd_bench.recipes.recipe import Recipe, StudentWeights
 from ddmd_bench.utils.pipelines import pipeline_files
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ class Prepared:
     student_path: Path | None = None  # a file, or a model folder
     student_commit: str | None = None
     student_format: str | None = None  # "safetensors", "pickle" or "diffusers-folder"
+    lora: WeightFiles | None = None  # the recipe's `lora`, applied on top of the student network
 
     def record(self) -> dict[str, Any]:
         """Where every file came from: repository, commit (None for a local folder), and the size and sha256 of
@@ -46,15 +47,29 @@ class Prepared:
         out: dict[str, Any] = {"base": {"repo": self.base.repo_id, "commit": self.base.commit,
                                         **_files_record(self.base.path, pipeline_files(self.base.path))}}
         if self.student_path is not None:
-            out["student"] = {"repo": self.recipe.student.repo.label, "commit": self.student_commit,
-                              "path_in_repo": self.recipe.student.filename or self.recipe.student.subfolder,
-                              "format": self.student_format}
-            if self.student_path.is_file():
-                files = _files_record(self.student_path.parent, [self.student_path])
-                out["student"].update(sha256=files["files"][0]["sha256"], **files)
-            else:
-                out["student"].update(_files_record(self.student_path, hashing.folder_files(self.student_path)))
+            out["student"] = WeightFiles(self.student_path, self.student_commit, self.student_format).record(
+                self.recipe.student)
+        if self.lora is not None:
+            out["lora"] = self.lora.record(self.recipe.lora)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class WeightFiles:
+    """Checked weights on disk: a file or a model folder, the commit it came from and its format."""
+
+    path: Path
+    commit: str | None
+    format: str  # "safetensors", "pickle" or "diffusers-folder"
+
+    def record(self, weights: StudentWeights) -> dict[str, Any]:
+        """Repository, commit, format, and the sha256 of every file (`sha256` itself for a single file)."""
+        out = {"repo": weights.repo.label, "commit": self.commit, "path_in_repo": weights.filename or
+               weights.subfolder, "format": self.format}
+        if self.path.is_file():
+            files = _files_record(self.path.parent, [self.path])
+            return {**out, "sha256": files["files"][0]["sha256"], **files}
+        return {**out, **_files_record(self.path, hashing.folder_files(self.path))}
 
 
 def _files_record(root: Path, files: list[Path]) -> dict[str, Any]:
@@ -92,11 +107,12 @@ def prepare(recipe: Recipe, settings: RunSettings) -> Prepared:
         raise RecipeInputError(f"{base.path}: the pipeline has neither a unet nor a transformer")
     if recipe.student is None:
         return Prepared(recipe, base, slot)
-    path, commit, fmt = _student_files(recipe, settings)
+    path, commit, fmt = _student_files(recipe, recipe.student, settings)
     if recipe.student.kind in DENOISER_SLOTS and recipe.student.kind != slot:
         raise RecipeInputError(f"recipe {recipe.name}: student weights replace a {recipe.student.kind} but "
                                f"{recipe.pipeline} has a {slot}")
-    return Prepared(recipe, base, slot, path, commit, fmt)
+    lora = WeightFiles(*_student_files(recipe, recipe.lora, settings)) if recipe.lora is not None else None
+    return Prepared(recipe, base, slot, path, commit, fmt, lora)
 
 
 def check_folder(path: Path, expected_class: str | None = None) -> dict[str, Any]:
@@ -120,8 +136,8 @@ def load_pipeline(path: str | Path, **kwargs: Any):
     return DiffusionPipeline.from_pretrained(str(path), use_safetensors=True, **{**nulls, **kwargs})
 
 
-def _student_files(recipe: Recipe, settings: RunSettings) -> tuple[Path, str | None, str]:
-    student = recipe.student
+def _student_files(recipe: Recipe, student: StudentWeights, settings: RunSettings) \
+        -> tuple[Path, str | None, str]:
     root = student.subfolder in (None, "", ".")  # e.g. lcm-sdxl: the repository is the UNet folder
     pattern = [student.filename] if student.filename else (None if root else [f"{student.subfolder}/*"])
     snap = _snapshot(recipe, student.repo, settings, pattern)
@@ -155,7 +171,9 @@ def load(prepared: Prepared, settings: RunSettings):
     if type(pipe).__name__ != recipe.pipeline:  # model_index was checked; this guards against aliasing
         raise RecipeInputError(f"{prepared.base.path} loaded as {type(pipe).__name__}, not {recipe.pipeline}")
     if recipe.student is not None and recipe.student.kind == "lora":
-        _apply_lora(pipe, prepared)
+        _apply_lora(pipe, recipe.student, prepared.student_path, "student")
+    if prepared.lora is not None:  # on top of the student network loaded above
+        _apply_lora(pipe, recipe.lora, prepared.lora.path, "lora")
     cls = getattr(diffusers, recipe.scheduler.cls) if recipe.scheduler.cls else type(pipe.scheduler)
     pipe.scheduler = cls.from_config(pipe.scheduler.config, **recipe.scheduler.config)
     _apply_settings(pipe, prepared.slot, settings)
@@ -192,15 +210,13 @@ def _read_state(path: Path, fmt: str) -> dict[str, torch.Tensor]:
     return state.get("state_dict", state) if isinstance(state, dict) else state
 
 
-def _apply_lora(pipe, prepared: Prepared) -> None:
-    student = prepared.recipe.student
-    pipe.load_lora_weights(str(prepared.student_path.parent), weight_name=prepared.student_path.name,
-                           adapter_name="student")
-    if student.fuse:
-        pipe.fuse_lora(lora_scale=student.lora_scale)
+def _apply_lora(pipe, weights: StudentWeights, path: Path, adapter: str) -> None:
+    pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=adapter)
+    if weights.fuse:
+        pipe.fuse_lora(lora_scale=weights.lora_scale)
         pipe.unload_lora_weights()  # the fused weights stay; the adapter layers go
     else:
-        pipe.set_adapters(["student"], adapter_weights=[student.lora_scale])
+        pipe.set_adapters([adapter], adapter_weights=[weights.lora_scale])
 
 
 def _apply_settings(pipe, slot: str, settings: RunSettings) -> None:

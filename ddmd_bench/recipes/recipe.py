@@ -77,10 +77,15 @@ class Recipe:
     notes: str = ""
     needs_pickle: bool = False  # the published student weights exist only as a pickle
     guidance_embedded: bool = False  # guidance is an input of the network (LCM's w-embedding, FLUX.1-dev): no CFG
+    lora: StudentWeights | None = None  # a LoRA fused on top of a `student` network (a user's LoRA on their student)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form (what `methods show` prints and result records store)."""
-        return dataclasses.asdict(self)
+        """JSON form (what `methods show` prints and result records store); `lora` only when there is one (a recipe
+        without one is described by its other fields alone)."""
+        out = dataclasses.asdict(self)
+        if self.lora is None:
+            del out["lora"]
+        return out
 
     def with_overrides(self, **overrides: Any) -> Recipe:
         """A copy with command-line overrides applied; unknown or None values are ignored by the caller."""

@@ -173,6 +173,45 @@ def test_lora_on_a_local_base_records_file_and_scale(tmp_path):
     assert gen["files"]["base"]["content_sha256"]
 
 
+def test_lora_on_a_student_is_fused_into_the_student_and_both_files_are_the_identity(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from ddmd_bench.generators import checkpoints, pipelines
+    from ddmd_bench.generators.settings import RunSettings
+
+    student = _student_file(tmp_path / "my_unet.safetensors", seed=4)
+    lora = tmp_path / "lora" / "style.safetensors"
+    _write_lora(lora, "StableDiffusionPipeline")  # rank 2, alpha 2: the update is B @ A, times the scale
+    spec = checkpoints.CheckpointSpec(base=REPO, student=str(student), lora=str(lora), lora_scale=0.5)
+    settings = RunSettings(device="cpu", dtype="float32")
+    unet = pipelines.load(pipelines.prepare(checkpoints.checkpoint_recipe(spec, settings), settings), settings).unet
+    got, want, update = unet.state_dict(), load_file(student), load_file(lora)
+    layers = [k.removeprefix("unet.").removesuffix(".lora_A.weight") for k in update if k.endswith(".lora_A.weight")]
+    assert layers
+    for layer in layers:  # W = W_student + 0.5 * B @ A, in diffusers' own fused weights
+        delta = update[f"unet.{layer}.lora_B.weight"] @ update[f"unet.{layer}.lora_A.weight"]
+        torch.testing.assert_close(got[f"{layer}.weight"], want[f"{layer}.weight"] + 0.5 * delta)
+    assert all(torch.equal(got[k], want[k]) for k in want if k.removesuffix(".weight") not in layers)
+
+    args = ("--base", REPO, "--student", str(student), "--lora", str(lora), "--lora-scale", "0.5", *SAMPLING)
+    code, summary, found = evaluate(tmp_path / "r", *args)
+    assert code == 0, summary
+    [(name, first)] = found.items()
+    assert name.startswith(f"{REPO}@") and "+student:my_unet@" in name and "+lora:style@" in name and "x0.5" in name
+    gen = first["generator"]
+    assert gen["files"]["student"]["sha256"] == hashing.file_sha256(student)
+    assert gen["files"]["lora"]["sha256"] == hashing.file_sha256(lora)
+    assert gen["recipe"]["student"]["kind"] == "unet"
+    assert gen["recipe"]["lora"]["kind"] == "lora" and gen["recipe"]["lora"]["lora_scale"] == 0.5
+    seen = {hashing.identity_digest(gen)}
+    for changed in (lora, student):  # other bytes of either file, under the same --name: never a stale reuse
+        save_file({k: (v * 1.5).contiguous() for k, v in load_file(changed).items()}, str(changed))
+        code, summary, found = evaluate(tmp_path / "r", *args, "--name", "mine")
+        assert code == 0 and summary["reused"] == [], summary
+        seen.add(hashing.identity_digest(found["mine"]["generator"]))
+    assert len(seen) == 3
+
+
 def test_recipe_keeps_its_sampler_with_the_users_student_or_lora(hub, tmp_path):
     student = _student_file(tmp_path / "distilled.safetensors", seed=3)
     code, summary, found = evaluate(tmp_path / "r", "--method", RECIPE, "--student", str(student),
