@@ -197,7 +197,8 @@ def leaderboard_render(path, fmt, out, sort_by, metrics, as_json) -> None:
 
 @leaderboard.command("import")
 @click.option("--reported", "builtin", is_flag=True,
-              help="Import the built-in published numbers (Decoupled DMD Table 2, DMD2 zoo, MLPerf gate).")
+              help="Import the built-in published numbers (Decoupled DMD Table 2, DMD2 zoo, MLPerf gate, SenseFlow "
+                   "Table 1).")
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("leaderboards"),
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print what was added, per leaderboard file, as JSON.")

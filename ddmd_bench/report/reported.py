@@ -6,7 +6,8 @@ from ddmd_bench.leaderboard import render
 from ddmd_bench.report.registry import SECTIONS
 from ddmd_bench.report.sources import Sources
 
-REPORTED = ("paper-ddmd-sdxl-coco10k", "paper-dmd2-sdxl-coco10k", "paper-dmd2-sd15-coco30k", "mlperf-sdxl-5k-gate")
+REPORTED = ("paper-ddmd-sdxl-coco10k", "paper-dmd2-sdxl-coco10k", "paper-dmd2-sd15-coco30k", "mlperf-sdxl-5k-gate",
+            "paper-senseflow-coco5k-sdxl", "paper-senseflow-coco5k-sd35", "paper-senseflow-coco5k-flux")
 
 
 @SECTIONS.register("reported-numbers")

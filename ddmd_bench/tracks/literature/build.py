@@ -22,7 +22,7 @@ from ddmd_bench.prompts import FORMATS, PromptSet, check_prompt_set
 from ddmd_bench.protocol import Protocol
 from ddmd_bench.tracks.literature import datafiles
 from ddmd_bench.tracks.literature.context import LiteratureContext
-from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, check_reference
+from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, check_reference, check_teacher_prompts
 from ddmd_bench.tracks.literature.scores import SCORES
 from ddmd_bench.tracks.literature.specs import FidSpec, LiteratureSpec, PromptSource
 
@@ -54,6 +54,10 @@ def build(spec: LiteratureSpec, limit: int | None = None,
     source = next(s for s in spec.prompt_sources if s.file.key == captions.spec.key)
     references = {f.metric: check_reference(spec, f, stats[f.metric]) for f in spec.fids}
     prompts = load_prompts(spec, source, captions.path)
+    seed_rule = f"seed_i = {spec.seed_base} + i"
+    for f in spec.fids:  # a teacher's statistics must be of its images for exactly these prompts and seeds
+        if f.teacher is not None:
+            check_teacher_prompts(spec, f, references[f.metric], prompts.ref(), seed_rule)
     if limit is not None:
         prompts = prompts.head(limit)
     full = limit is None or limit >= spec.n_prompts
@@ -61,7 +65,7 @@ def build(spec: LiteratureSpec, limit: int | None = None,
     check_prompt_set(prompts, f"protocol {name} ({captions.path})")
     protocol = Protocol(
         name=name, version=spec.version, track="literature", prompt_set=prompt_set_record(prompts, source),
-        images_per_prompt=1, resolution=spec.resolution, seed_rule=f"seed_i = {spec.seed_base} + i",
+        images_per_prompt=1, resolution=spec.resolution, seed_rule=seed_rule,
         seed_base=spec.seed_base, metrics=metric_specs(spec, references, gated=full),
         latency={**asdict(spec.latency), "device": "cuda"}, description=spec.description)
     log.info("protocol %s v%d (%s): %d prompts from %s", name, spec.version, protocol.fingerprint[:12],
@@ -115,12 +119,15 @@ def fid_spec(fid: FidSpec, ref: ReferenceInfo) -> dict[str, Any]:
     """One FID's identity: extractor and its preprocessing, evaluation transform, reference statistics."""
     from ddmd_bench.metrics.transforms import EVAL_TRANSFORMS  # torch: describing a protocol must not import it
 
-    return catalog.FID.spec(
+    fields = dict(
         extractor=fid.extractor,
         weights="inception-2015-12-05.pt (resolver entry inception-fid; sha256 recorded per result)",
         eval_transform=fid.eval_transform, eval_preprocessing=EVAL_TRANSFORMS.get(fid.eval_transform).description,
         reference={"id": fid.reference_id, "n": ref.n, "stats_sha256": ref.stats_sha256},
         sqrt_method=catalog.SQRT_METHODS.get(SQRT_METHOD).description, image_format=catalog.FID_IMAGE_FORMAT)
+    if fid.teacher is None:
+        return catalog.FID.spec(**fields)
+    return catalog.FID_T.spec(**fields, teacher=ref.identity["teacher"])  # FID-T: which images, made how
 
 
 def clip_spec(preset_name: str) -> dict[str, Any]:

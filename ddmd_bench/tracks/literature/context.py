@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ddmd_bench import resolver
+from ddmd_bench.metrics.teacher_outputs import TeacherOutputs
 from ddmd_bench.tracks.literature.datafiles import VerifiedFile
 from ddmd_bench.tracks.literature.reference_stats import ReferenceInfo, build_extractor
 from ddmd_bench.tracks.literature.scores import SCORES
@@ -81,18 +82,25 @@ class LiteratureContext:
         return weight_names(self.spec)
 
     def build_metrics(self, protocol) -> dict[str, Any]:
-        """Fresh FID and CLIP-score metrics for a run of `protocol` (loads real weights)."""
+        """Fresh FID (or FID-T), CLIP-score and score metrics for a run of `protocol` (loads real weights)."""
         # torch, open_clip, torchmetrics: loaded for a run only, so building or listing protocols stays light
         from ddmd_bench.metrics import reference
         from ddmd_bench.metrics.clip_presets import PRESETS, build_clip_score
         from ddmd_bench.metrics.fid import FID
+        from ddmd_bench.metrics.fid_teacher import TeacherFID
 
         paths = resolve_all(self.weight_names())
         metrics: dict[str, Any] = {}
         for fid in self.spec.fids:
-            stats, _ = reference.load(self.references[fid.metric].path)
+            ref = self.references[fid.metric]
+            stats, _ = reference.load(ref.path)
+            extractor = build_extractor(fid, paths[INCEPTION])
             # the protocol's fingerprint names this method (build.SQRT_METHOD); another needs a new protocol version
-            metrics[fid.metric] = FID(build_extractor(fid, paths[INCEPTION]), stats, sqrt_method="eigh")
+            if fid.teacher is None:
+                metrics[fid.metric] = FID(extractor, stats, sqrt_method="eigh")
+            else:  # the teacher identity was checked against the protocol's prompts and seeds when it was built
+                teacher = TeacherOutputs.from_dict(ref.identity["teacher"], f"{ref.path}: teacher identity")
+                metrics[fid.metric] = TeacherFID(extractor, stats, teacher, name=fid.metric, sqrt_method="eigh")
         preset = PRESETS.get(self.spec.clip_preset)
         metrics["clip_score"] = build_clip_score(preset, weights=paths[preset.weights])
         for name, scale in self.spec.scores:  # their files were resolved above, with the rest

@@ -44,6 +44,9 @@ COCO30K_256 = LiteratureEntry(specs.COCO30K_256)
 COCO10K_512_PATCH = LiteratureEntry(specs.COCO10K_512_PATCH)
 MLPERF_SDXL_5K = LiteratureEntry(specs.MLPERF_SDXL_5K)
 DDMD_SDXL_COCO10K = LiteratureEntry(specs.DDMD_SDXL_COCO10K)
+SENSEFLOW_COCO5K_SDXL = LiteratureEntry(specs.SENSEFLOW_COCO5K_SDXL)
+SENSEFLOW_COCO5K_SD35 = LiteratureEntry(specs.SENSEFLOW_COCO5K_SD35)
+SENSEFLOW_COCO5K_FLUX = LiteratureEntry(specs.SENSEFLOW_COCO5K_FLUX)
 
 # Reference-free protocols on public prompt sets (tracks/literature/prompt_sets.py), each at 1024 px and 512 px.
 PARTIPROMPTS = prompt_sets.PromptSetEntry(prompt_sets.PARTIPROMPTS)

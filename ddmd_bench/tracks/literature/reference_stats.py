@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ddmd_bench.metrics.teacher_outputs import TeacherOutputs
 from ddmd_bench.tracks.literature.datafiles import DataFileError, VerifiedFile
 from ddmd_bench.tracks.literature.specs import SPECS, FidSpec, LiteratureSpec
 
@@ -66,6 +67,8 @@ def check_reference(spec: LiteratureSpec, fid: FidSpec, file: VerifiedFile) -> R
             f"{meta['extractor_id']!r}), so nothing says they are {fid.reference_id} under this protocol's "
             f"preprocessing. To provide it: {fid.stats.how_to_provide()}.")
     problems = _differences(expected_identity(spec, fid), identity, fid.reference_n, int(meta["n"]))
+    if fid.teacher is not None and not problems:
+        problems = _teacher_problems(fid.teacher, identity.get("teacher"))
     if problems:
         made_for = f"protocol {identity.get('protocol')!r}, metric {identity.get('metric')!r}"
         raise ReferenceStatsMismatch(f"{where} were made for {made_for}, not for this protocol's {fid.metric!r}: "
@@ -90,6 +93,34 @@ def shape_problem(extractor: str, mu, sigma) -> str | None:
     return None
 
 
+def _teacher_problems(teacher: str, stored: Any) -> list[str]:
+    """What is wrong with a FID-T reference's teacher identity (empty: nothing); the prompts and seeds are compared
+    once the prompts are loaded (`check_teacher_prompts`)."""
+    if not isinstance(stored, dict):
+        return ["they carry no teacher identity (which model, sampling recipe, prompts and seeds made the images)"]
+    try:
+        identity = TeacherOutputs.from_dict(stored)
+    except ValueError as exc:
+        return [str(exc)]
+    return [] if identity.teacher == teacher else [f"teacher is {identity.teacher!r}, expected {teacher!r}"]
+
+
+def check_teacher_prompts(spec: LiteratureSpec, fid: FidSpec, info: ReferenceInfo, prompt_set: dict[str, Any],
+                          seed_rule: str) -> None:
+    """A FID-T reference must be of the teacher's images for exactly these prompts (sha256 and count) and seeds."""
+    stored = info.identity["teacher"]
+    theirs = stored["prompt_set"] if isinstance(stored["prompt_set"], dict) else {}
+    problems = [f"its prompt set's {k} is {theirs.get(k)!r}, the protocol's is {prompt_set[k]!r}"
+                for k in ("sha256", "n") if theirs.get(k) != prompt_set[k]]
+    if stored["seed_rule"] != seed_rule:
+        problems.append(f"its seed rule is {stored['seed_rule']!r}, the protocol's is {seed_rule!r}")
+    if problems:
+        raise ReferenceStatsMismatch(
+            f"protocol {spec.name}: teacher statistics {fid.stats.key!r} = {info.path} are of other images than "
+            f"{fid.teacher}'s for this protocol's prompts and seeds: {'; '.join(problems)}. To provide it: "
+            f"{fid.stats.how_to_provide()}.")
+
+
 def _differences(want: dict[str, Any], have: dict[str, Any], want_n: int | None, have_n: int) -> list[str]:
     out = [f"{key} is {have.get(key)!r}, expected {want[key]!r}" for key in COMPARED if have.get(key) != want[key]]
     if want_n is not None and have_n != want_n:
@@ -107,8 +138,9 @@ def build_extractor(fid: FidSpec, weights: str | Path | None = None):
 
 
 def make_reference_stats(protocol: str, metric: str, images: str | Path, out: str | Path,
-                         weights: str | Path | None = None, batch_size: int = 64) -> dict[str, Any]:
-    """Compute the reference statistics `protocol`'s `metric` needs from a folder or zip of real images.
+                         weights: str | Path | None = None, batch_size: int = 64, teacher=None) -> dict[str, Any]:
+    """Compute the reference statistics `protocol`'s `metric` needs from a folder or zip of real images, or, for a
+    FID-T, of the teacher's images (`teacher`: the `metrics.teacher_outputs.TeacherOutputs` that made them).
 
     The protocol's evaluation transform is applied to every image first (e.g. centre crop + LANCZOS 256), exactly as
     to generated images; the file records the protocol's identity. Returns the file's info (`stats info`).
@@ -117,8 +149,17 @@ def make_reference_stats(protocol: str, metric: str, images: str | Path, out: st
 
     spec = SPECS.get(protocol)
     fid = spec.fid(metric)
+    identity = expected_identity(spec, fid)
+    if fid.teacher is not None:
+        if teacher is None or teacher.teacher != fid.teacher:
+            raise ValueError(f"protocol {protocol}, metric {metric}: the statistics are of {fid.teacher}'s images, so "
+                             f"pass teacher=TeacherOutputs({fid.teacher!r}, weights sha256, recipe, prompt set, seed "
+                             f"rule) describing how they were made (got {teacher!r})")
+        identity["teacher"] = teacher.to_dict()
+    elif teacher is not None:
+        raise ValueError(f"protocol {protocol}, metric {metric} is measured against real images, not a teacher's")
     info = reference.make(images, build_extractor(fid, weights), out, batch_size, set_id=fid.reference_id,
-                          identity=expected_identity(spec, fid))
+                          identity=identity)
     if fid.reference_n is not None and info["n"] != fid.reference_n:
         log.warning("%s holds %d images but protocol %s needs %d for %s: the file will be refused",
                     out, info["n"], protocol, fid.reference_n, fid.reference_id)

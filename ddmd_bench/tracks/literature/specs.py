@@ -12,6 +12,9 @@ Facts are from the papers and official evaluation code listed in docs/protocols.
   FID" on the centre 299x299 crop at full resolution; CLIP ViT-g-14. Reported: 4-step 19.32, 1-step 19.01.
 - ddmd-sdxl-coco10k: the Decoupled DMD paper's SDXL table: DMD2's coco10k setup (FID at 512, CLIP ViT-g-14) plus
   ImageReward and HPSv2.1, printed x 100. Reported in its Table 2: DMD2 4-step FID 18.95, Decoupled DMD 17.80.
+- senseflow-coco5k-{sdxl,sd35,flux}: SenseFlow's COCO-5K table (arXiv 2506.00523, Table 1): FID-T and patch FID-T
+  against the teacher's own images for the same prompts and seeds, CLIP score raw cosine, HPSv2, PickScore and
+  ImageReward unscaled, one protocol per teacher (an FID-T only compares against one teacher's images).
 - mlperf-sdxl-5k: MLPerf Inference SDXL. 5,000 COCO-2014 val captions, one per image, at 1024; FID and CLIP score
   100 cos with OpenCLIP ViT-B-32 (OpenAI weights), under a two-sided accuracy gate.
 
@@ -48,8 +51,11 @@ class FidSpec:
     extractor: str  # a ddmd_bench.metrics.reference.EXTRACTORS name
     eval_transform: str  # a ddmd_bench.metrics.eval_resize.EVAL_TRANSFORMS name (applied to both image sets)
     stats: DataFile
-    reference_id: str  # which real images the statistics are of
+    reference_id: str  # which images the statistics are of
     reference_n: int | None  # how many, where the protocol fixes it
+    # FID-T: the model (hub id) whose images for the protocol's prompts and seeds the statistics must be of; None: an
+    # FID against real images
+    teacher: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,65 @@ DDMD_SDXL_COCO10K = LiteratureSpec(
                 "leaderboard paper-ddmd-sdxl-coco10k-v1.",
 )
 
+_COCO17_JSON = DataFile(
+    "coco_captions", "the COCO-2017 val caption annotations, captions_val2017.json (5,000 images; images[{id, "
+    "file_name, width, height}], annotations[{id, image_id, caption}]); one caption per image is drawn with a fixed "
+    "seed", "annotations_trainval2017.zip from cocodataset.org (annotations CC BY 4.0)",
+    filename="captions_val2017.json")
+
+_COCO5K_LIST = DataFile(
+    "captions", "a list of 5,000 prompts, one per line (for instance the exact COCO-5K list a paper evaluated on); "
+    "recorded by its sha256",
+    "your own file", filename="coco5k_prompts.txt")
+
+
+def _teacher_stats(key: str, protocol: str, metric: str, teacher: str, crop: str) -> DataFile:
+    return DataFile(
+        key, f"ddmd-bench statistics (.npz) of the images {teacher} generated for this protocol's 5,000 prompts with "
+             f"its seeds ({crop}), the teacher's identity (model, sampling recipe, prompts, seeds) recorded in the file",
+        f"generate the teacher's images for the protocol's prompts in order with seed_i = i, then "
+        f"ddmd_bench.tracks.literature.reference_stats.make_reference_stats({protocol!r}, {metric!r}, <images folder "
+        f"or zip>, <out.npz>, teacher=TeacherOutputs({teacher!r}, ...)) (ddmd_bench.metrics.teacher_outputs)",
+        filename=f"{protocol}-{metric}.npz")
+
+
+def _senseflow(group: str, teacher: str, reported: str) -> LiteratureSpec:
+    name = f"senseflow-coco5k-{group}"
+    return LiteratureSpec(
+        name=name, version=1, n_prompts=5_000, resolution=1024,
+        prompt_sources=(
+            PromptSource(_COCO17_JSON, "coco", "coco2017-val-5k-s0",
+                         "captions_val2017.json, one caption per image for all 5,000 images, seeded", sample_seed=0),
+            PromptSource(_COCO5K_LIST, "txt", "coco5k-list", "a user's 5,000-prompt list", "-list"),
+        ),
+        fids=(
+            FidSpec("fid_t", "inception", "none",
+                    _teacher_stats("teacher_stats", name, "fid_t", teacher, "whole images"),
+                    f"teacher-outputs:{teacher}", 5_000, teacher=teacher),
+            FidSpec("patch_fid_t", "inception-patch", "none",
+                    _teacher_stats("teacher_stats_patch", name, "patch_fid_t", teacher,
+                                   "centre 299 crop at full resolution"),
+                    f"teacher-outputs:{teacher}", 5_000, teacher=teacher),
+        ),
+        clip_preset="dmd2",
+        latency=DEFAULT_LATENCY,
+        reported=reported,
+        scores=(("hpsv2", 1.0), ("pickscore", 1.0), ("image_reward", 1.0)),
+        description=f"SenseFlow's COCO-5K evaluation (arXiv 2506.00523, Table 1) for students of {teacher}: generate "
+                    f"1024; FID-T (whole image, clean-fid resize) and patch FID-T (centre 299 crop at full resolution) "
+                    f"against statistics of the teacher's images for the same prompts and seeds, the teacher's "
+                    f"sampling recipe recorded from the statistics file; CLIP ViT-g-14 raw cosine, HPSv2 (v2.0 "
+                    f"checkpoint), PickScore and ImageReward, all unscaled as the table prints them. Prompts: one "
+                    f"seeded caption per COCO-2017 val image. Where the paper's set-up is not stated (its caption "
+                    f"choice, CLIP model, patch cut, HPS checkpoint) these are this protocol's choices. Paper numbers: leaderboard {reported}-v1.",
+    )
+
+
+SENSEFLOW_COCO5K_SDXL = _senseflow("sdxl", "stabilityai/stable-diffusion-xl-base-1.0", "paper-senseflow-coco5k-sdxl")
+SENSEFLOW_COCO5K_SD35 = _senseflow("sd35", "stabilityai/stable-diffusion-3.5-large", "paper-senseflow-coco5k-sd35")
+SENSEFLOW_COCO5K_FLUX = _senseflow("flux", "black-forest-labs/FLUX.1-dev", "paper-senseflow-coco5k-flux")
+
 SPECS: Registry[LiteratureSpec] = Registry("literature protocol")
-for _spec in (COCO30K_256, COCO10K_512_PATCH, MLPERF_SDXL_5K, DDMD_SDXL_COCO10K):
+for _spec in (COCO30K_256, COCO10K_512_PATCH, MLPERF_SDXL_5K, DDMD_SDXL_COCO10K, SENSEFLOW_COCO5K_SDXL,
+              SENSEFLOW_COCO5K_SD35, SENSEFLOW_COCO5K_FLUX):
     SPECS.add(_spec.name, _spec)
