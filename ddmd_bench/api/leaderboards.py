@@ -83,13 +83,19 @@ class Leaderboard:
         rows = table.rows(list(self.entries))
         return table.sort_rows(rows, sort_by) if sort_by else rows
 
-    def markdown(self, sort_by: str = "fid") -> str:
-        """A Markdown table, as `ddmd-bench leaderboard render`."""
+    @property
+    def default_sort(self) -> str:
+        """What tables sort by when not told: the protocol's first default column, else the board's first metric in
+        table order (FID, FID-T, ... before scores)."""
+        return table.default_sort(table.rows(list(self.entries)), self.header["protocol"])
+
+    def markdown(self, sort_by: str | None = None) -> str:
+        """A Markdown table, as `ddmd-bench leaderboard render` (sorted by `default_sort` unless told)."""
         return render.markdown(self.header, list(self.entries), sort_by)
 
-    def text(self, sort_by: str = "fid") -> str:
-        """The table `ddmd-bench leaderboard show` prints."""
-        return table.render_text(self.rows(sort_by), self.header)
+    def text(self, sort_by: str | None = None) -> str:
+        """The table `ddmd-bench leaderboard show` prints (sorted by `default_sort` unless told)."""
+        return table.render_text(self.rows(sort_by or self.default_sort), self.header)
 
     def html(self) -> str:
         """A self-contained HTML page (sortable table, plots)."""

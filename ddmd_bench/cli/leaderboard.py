@@ -40,10 +40,14 @@ _METRICS_HELP = ("Columns to show, comma-separated, in this order (e.g. fid,fid_
                  "values in the file, nfe or latency_ms; an unknown name is an error listing them. Default: the "
                  "protocol's default columns (every metric where it declares none).")
 
+_SORT_HELP = ("Metric to sort by, best first (nfe, latency_ms and name also work); a metric the file lacks is an "
+              "error listing those it has. Default: the protocol's first default column, else the file's first "
+              "metric in table order (FID, FID-T, patch FID, then scores)")
+
 
 @leaderboard.command("show")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--sort", "sort_by", default="fid", show_default=True, help="Metric to sort by.")
+@click.option("--sort", "sort_by", default=None, metavar="METRIC", help=_SORT_HELP)
 @click.option("--metrics", callback=_metric_list, default=None, metavar="A,B,C", help=_METRICS_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print entries as JSON.")
 @current_toy_board
@@ -61,7 +65,9 @@ def leaderboard_show(path, sort_by, metrics, as_json) -> None:
         header, entries = _readable_entries(path)
         reproductions, problems = store.read_reproductions(path, entries)
         _warn_skipped(problems)
-        rows = table.sort_rows(table.rows(entries), sort_by)
+        rows = table.rows(entries)
+        sort_by = sort_by or table.default_sort(rows, header["protocol"])
+        rows = table.sort_rows(rows, sort_by)
         text = table.render_text(rows, header, metrics)  # checks the metric names, --json or not
     except (store.LeaderboardError, ValueError) as exc:
         raise _fail(exc) from exc
@@ -154,7 +160,7 @@ def leaderboard_compare(path, entry_a, entry_b, gates, as_json) -> None:
               show_default=True, help="Markdown table, self-contained HTML page, or PNG plots.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file (html, markdown) or folder (png). Default: stdout for markdown.")
-@click.option("--sort", "sort_by", default="fid", show_default=True, help="Sort key for the Markdown table.")
+@click.option("--sort", "sort_by", default=None, metavar="METRIC", help=_SORT_HELP + " (the Markdown table).")
 @click.option("--metrics", callback=_metric_list, default=None, metavar="A,B,C",
               help=_METRICS_HELP + " The HTML page shows every column unless given.")
 @click.option("--json", "as_json", is_flag=True,

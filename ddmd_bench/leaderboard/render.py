@@ -24,11 +24,12 @@ def _md_escape(text: str) -> str:
     return out
 
 
-def markdown(header: dict[str, Any], entries: list[Entry], sort_by: str = "fid",
+def markdown(header: dict[str, Any], entries: list[Entry], sort_by: str | None = None,
              metrics: Sequence[str] | None = None) -> str:
     """A Markdown table (values with ± half-width of the 95% CI), grouped note on hardware: the protocol's default
-    columns, or `metrics`."""
-    rows = table.sort_rows(table.rows(entries), sort_by)
+    columns, or `metrics`; sorted by `sort_by`, else by the board's default (`table.default_sort`)."""
+    rows = table.rows(entries)
+    rows = table.sort_rows(rows, sort_by or table.default_sort(rows, header["protocol"]))
     cols = table.select_columns(rows, metrics, header["protocol"].get("columns") or ())
     lines = ["| " + " | ".join(["origin", *(h for _, h, _ in cols), "hardware"]) + " |",
              "|" + "---|" * (len(cols) + 2)]
@@ -55,7 +56,11 @@ def html_page(header: dict[str, Any], entries: list[Entry], metrics: Sequence[st
     or `metrics`."""
     rows = table.rows(entries)
     columns = table.select_columns(rows, metrics)
+    sort_key = table.default_sort(rows, header["protocol"])
     data = {"columns": [[k, h] for k, h, _ in columns], "rows": rows,
+            # each cell as the tables print it (the catalog's precision; reported numbers as their source printed)
+            "text": [{k: table.cell(r, k, f) for k, _, f in columns} for r in rows],
+            "sort": sort_key, "ascending": sort_key == "name" or not table.higher_is_better(rows, sort_key),
             "lower_is_better": [k for k, _, _ in columns if k != "name" and not table.higher_is_better(rows, k)],
             "records": [e.record for e in entries], "hashes": [e.hash for e in entries]}
     plots = "".join(f'<figure><img alt="{kind} plot" src="data:image/png;base64,'
@@ -100,16 +105,9 @@ const DATA = JSON.parse(document.getElementById("data").textContent);
 document.getElementById("protocol").textContent =
   JSON.stringify(JSON.parse(document.getElementById("protocol-data").textContent), null, 1);
 const LOWER_BETTER = new Set(DATA.lower_is_better);
-let sortKey = "fid", ascending = true, filterText = "";
-function cell(row, key) {{
-  const v = row[key], ci0 = row[key + "_ci"];
-  if (v === null || v === undefined) return ci0 ? "[" + ci0[0] + ", " + ci0[1] + "]" : "-";
-  if (typeof v !== "number") return String(v);
-  const digits = key === "fid" || key === "latency_ms" ? 1 : (key === "clip_score" ? 2 : 3);
-  let text = key === "nfe" ? String(v) : v.toFixed(digits);
-  const ci = row[key + "_ci"];
-  if (ci) text += " \\u00b1" + ((ci[1] - ci[0]) / 2).toFixed(digits);
-  return text;
+let sortKey = DATA.sort, ascending = DATA.ascending, filterText = "";
+function cell(index, key) {{
+  return DATA.text[index][key];
 }}
 function render() {{
   const head = document.querySelector("#board thead"), body = document.querySelector("#board tbody");
@@ -144,10 +142,10 @@ function render() {{
     origin.appendChild(badge); r.appendChild(origin);
     for (const [key] of DATA.columns) {{
       const td = document.createElement("td");
-      td.textContent = cell(row, key);
+      td.textContent = cell(i, key);
       if (key === "name") {{
         const details = document.createElement("details"), summary = document.createElement("summary");
-        summary.textContent = cell(row, key);
+        summary.textContent = cell(i, key);
         const pre = document.createElement("pre");
         pre.className = "record";
         pre.textContent = JSON.stringify(DATA.records[i], null, 1);

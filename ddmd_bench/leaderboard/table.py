@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
@@ -13,26 +15,32 @@ from ddmd_bench.leaderboard.store import Entry, Reproduction
 from ddmd_bench.metrics import catalog
 from ddmd_bench.registry import unknown_name_message
 
-# Known columns in display order: key -> (header, format). Other metrics follow with a generic format.
+# Known columns in display order (distances to a reference first, then scores): key -> header. Other metrics follow
+# under their own names. A metric's number format comes from the metric catalog (`column_format`).
 KNOWN = {
-    "name": ("generator", "{}"),
-    "nfe": ("NFE", "{}"),
-    "fid": ("FID", "{:.2f}"),
-    "clip_score": ("CLIP", "{:.2f}"),
-    "prompt_accuracy": ("acc held-in", "{:.3f}"),
-    "prompt_accuracy_heldout": ("acc held-out", "{:.3f}"),
-    "image_reward": ("ImageReward", "{:.2f}"),
-    "fid_t": ("FID-T", "{:.2f}"),
-    "patch_fid": ("patch FID", "{:.2f}"),
-    "patch_fid_t": ("patch FID-T", "{:.2f}"),
-    "cmmd": ("CMMD", "{:.4g}"),
-    "kid": ("KID", "{:.4g}"),
-    "precision": ("precision", "{:.3f}"),
-    "recall": ("recall", "{:.3f}"),
-    "hpsv21": ("HPSv2.1", "{:.2f}"),
-    "hpsv3": ("HPSv3", "{:.2f}"),
-    "latency_ms": ("ms/img (b=1)", "{:.1f}"),
+    "name": "generator",
+    "nfe": "NFE",
+    "fid": "FID",
+    "fid_t": "FID-T",
+    "patch_fid": "patch FID",
+    "patch_fid_t": "patch FID-T",
+    "clip_score": "CLIP",
+    "prompt_accuracy": "acc held-in",
+    "prompt_accuracy_heldout": "acc held-out",
+    "image_reward": "ImageReward",
+    "cmmd": "CMMD",
+    "kid": "KID",
+    "precision": "precision",
+    "recall": "recall",
+    "hpsv21": "HPSv2.1",
+    "hpsv2": "HPSv2",
+    "hpsv3": "HPSv3",
+    "pickscore": "PickScore",
+    "latency_ms": "ms/img (b=1)",
 }
+FIXED_FORMATS = {"name": "{}", "nfe": "{}", "latency_ms": "{:.1f}"}  # columns that are not metrics
+UNKNOWN_DECIMALS = 3  # a measured metric the catalog does not know
+MAX_DIGITS = 8  # a reported number carrying more digits is shown to this many
 _NOT_METRICS = {"name", "nfe", "origin", "latency_ms", "latency_p90_ms", "hardware", "reproductions", "hash",
                 "higher_is_better", "role"}
 COSTS = ("nfe", "latency_ms", "latency_p90_ms")  # columns that are not metrics: costs, so lower is better
@@ -61,15 +69,39 @@ def rows(entries: list[Entry]) -> list[dict[str, Any]]:
     return [row(e.record, e.origin) for e in entries]
 
 
+def _printed_digits(value: float, significant: bool) -> int:
+    """Decimals (or significant digits) of a number as stored: for a reported number, as its source printed it, less
+    trailing zeros (0.3293 -> 4 decimals, 4 significant)."""
+    exponent = Decimal(repr(float(value))).normalize().as_tuple()
+    digits = len(exponent.digits) if significant else -exponent.exponent
+    return min(max(digits, 0), MAX_DIGITS)
+
+
+def column_format(rows_: list[dict[str, Any]], key: str) -> str:
+    """Number format of column `key`: the metric catalog's precision, widened to the digits of the column's reported
+    numbers so that each shows as its source printed it; a metric the catalog does not know shows as printed (three
+    decimals when no reported number says)."""
+    if key in FIXED_FORMATS:
+        return FIXED_FORMATS[key]
+    base = catalog.display_precision(key)
+    significant = base is not None and base.significant
+    printed = [_printed_digits(r[key], significant) for r in rows_ if r.get("origin") == "reported"
+               and isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    if base is None:
+        return f"{{:.{max(printed, default=UNKNOWN_DECIMALS)}f}}"
+    return f"{{:.{max([base.digits, *printed])}{'g' if significant else 'f'}}}"
+
+
 def columns(rows_: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     """(key, header, format) of every column with a value: known ones in order, other metrics, then latency."""
     def shown(key: str) -> bool:
         return any(r.get(key) is not None or f"{key}_ci" in r for r in rows_)
 
-    known = [(k, h, f) for k, (h, f) in KNOWN.items() if k in ("name", "nfe") or shown(k)]
     keys = {k for r in rows_ for k in r if not k.endswith("_ci")}
-    extra = [(k, k, "{:.3f}") for k in sorted(keys - set(KNOWN) - _NOT_METRICS) if shown(k)]
-    return [c for c in known if c[0] != "latency_ms"] + extra + [c for c in known if c[0] == "latency_ms"]
+    order = [k for k in KNOWN if k in ("name", "nfe") or shown(k)]
+    order += [k for k in sorted(keys - set(KNOWN) - _NOT_METRICS) if shown(k)]
+    order = [k for k in order if k != "latency_ms"] + [k for k in order if k == "latency_ms"]
+    return [(k, KNOWN.get(k, k), column_format(rows_, k)) for k in order]
 
 
 def metric_choices(rows_: list[dict[str, Any]]) -> list[str]:
@@ -124,12 +156,22 @@ def higher_is_better(rows_: list[dict[str, Any]], key: str) -> bool:
     return catalog.direction(key, default=True)
 
 
+def default_sort(rows_: list[dict[str, Any]], protocol: Mapping[str, Any]) -> str:
+    """The sort key when none is given: the protocol's first default column that these rows have, else their first
+    metric in table order (FID, FID-T, ... before scores), else the generator name."""
+    metrics = [k for k in metric_choices(rows_) if k not in COSTS]
+    return next((k for k in (*(protocol.get("columns") or ()), *metrics) if k in metrics), "name")
+
+
 def sort_rows(rows_: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """Best first (ascending for lower-is-better metrics, latency and NFE; generator names A to Z); missing values
-    last."""
+    last. A key no row has is an error naming the metrics these rows have."""
     if rows_ and not any(key in r for r in rows_):
-        keys = sorted({k for r in rows_ for k in r if not k.endswith("_ci") and k != "higher_is_better"})
-        raise ValueError(f"cannot sort by {key!r}; columns: {', '.join(keys)}")
+        metrics = [k for k in metric_choices(rows_) if k not in COSTS]
+        close = difflib.get_close_matches(key, metrics, n=3, cutoff=0.5)
+        hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+        raise ValueError(f"cannot sort by {key!r}: this leaderboard has no such metric{hint}. Its metrics: "
+                         f"{', '.join(metrics) or 'none'}; or sort by nfe, latency_ms or name")
     ascending = key == "name" or not higher_is_better(rows_, key)
     present = [r for r in rows_ if r.get(key) is not None]
     missing = [r for r in rows_ if r.get(key) is None]

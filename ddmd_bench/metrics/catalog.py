@@ -17,6 +17,16 @@ from ddmd_bench.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
+class Precision:
+    """How many digits a table prints of a metric: `digits` decimals, or `digits` significant digits for a metric
+    whose values span orders of magnitude (CMMD, KID). A table widens it to the digits its reported numbers carry,
+    so a published number shows as its source printed it (`leaderboard.table`)."""
+
+    digits: int
+    significant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class MetricKind:
     """One kind of metric: the names protocols give it, whether higher is better, its version and implementation."""
 
@@ -25,6 +35,7 @@ class MetricKind:
     version: str
     implementation: str | None  # None: the protocol names it (prompt accuracy's classifier)
     names: tuple[str, ...]  # every metric name under which protocols record this kind
+    precision: Precision = Precision(2)  # what a table prints of a measured value
 
     def spec(self, **fields: Any) -> dict[str, Any]:
         """A spec of this kind: its implementation id plus `fields` (a protocol's declared identity, or a built
@@ -57,15 +68,16 @@ IMAGE_REWARD = MetricKind("image_reward", higher_is_better=True, version="1",
                           implementation="ddmd_bench.metrics.image_reward (transformers BLIP modules)",
                           names=("image_reward",))
 PROMPT_ACCURACY = MetricKind("prompt_accuracy", higher_is_better=True, version="1", implementation=None,
-                             names=("prompt_accuracy", "prompt_accuracy_heldout"))
+                             names=("prompt_accuracy", "prompt_accuracy_heldout"), precision=Precision(3))
 CMMD = MetricKind("cmmd", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.cmmd/v1",
-                  names=("cmmd",))
+                  names=("cmmd",), precision=Precision(4, significant=True))
 KID = MetricKind("kid", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.kid/v1",
-                 names=("kid",))
+                 names=("kid",), precision=Precision(4, significant=True))
 PRECISION = MetricKind("precision", higher_is_better=True, version="1",
-                       implementation="ddmd_bench.metrics.precision_recall/v1", names=("precision",))
+                       implementation="ddmd_bench.metrics.precision_recall/v1", names=("precision",),
+                       precision=Precision(3))
 RECALL = MetricKind("recall", higher_is_better=True, version="1",
-                    implementation="ddmd_bench.metrics.precision_recall/v1", names=("recall",))
+                    implementation="ddmd_bench.metrics.precision_recall/v1", names=("recall",), precision=Precision(3))
 # FID against the teacher's own images for the same prompts and seeds (SenseFlow's FID-T, and its patch variant)
 FID_T = MetricKind("fid_t", higher_is_better=False, version="1", implementation="ddmd_bench.metrics.fid_teacher/v1",
                    names=("fid_t", "patch_fid_t"))
@@ -119,6 +131,12 @@ def direction(name: str, default: bool | None = None) -> bool:
     if default is not None and name not in METRICS:
         return default
     return METRICS.get(name).higher_is_better
+
+
+def display_precision(name: str) -> Precision | None:
+    """What a table prints of metric `name` (None for a name this registry does not know, e.g. a paper's own
+    score)."""
+    return METRICS.get(name).precision if name in METRICS else None
 
 
 def recorded_direction(name: str, result: Mapping[str, Any], default: bool = True) -> bool:

@@ -48,7 +48,7 @@ def test_select_columns_explicit_default_and_all():
         ["name", "nfe", "fid_t", "cmmd", "latency_ms"]  # a default column without values is left out
     assert keys(table.select_columns(rows)) == keys(table.columns(rows))
     with pytest.raises(ValueError, match=r"unknown metric 'fidt'; did you mean 'fid_t' or 'fid'.*Metrics with "
-                                         r"values in this leaderboard: nfe, fid, clip_score"):
+                                         r"values in this leaderboard: nfe, fid, fid_t, clip_score"):
         table.select_columns(rows, ("fidt",))
 
 
