@@ -23,11 +23,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest
 
-# One BLAS/OpenMP thread, so side-by-side ratios compare implementations, not thread pools; pytest-benchmark's JSON
-# goes to benchmarks/results.json and the ratios with the machine description to benchmarks/summary.json.
+# One BLAS/OpenMP thread, so side-by-side ratios compare implementations, not thread pools (the demo and thread
+# benchmarks start their own processes with the threads they compare); pytest-benchmark's JSON goes to
+# benchmarks/results.json and the ratios with the machine description to benchmarks/summary.json, from which
+# `ddmd-bench report readme` renders the performance table. BENCH_ARGS='-k frechet' runs a part (its ratios merge).
+BENCH_ARGS ?=
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest benchmarks \
-		--benchmark-only --benchmark-json=benchmarks/results.json --timeout 7200 -p no:cacheprovider
+		--benchmark-only --benchmark-json=benchmarks/results.json --timeout 7200 -p no:cacheprovider $(BENCH_ARGS)
 
 # Mutation testing of the core math and bookkeeping (docs/mutation.md); one nice'd worker, results cached in mutants/
 mutate: $(STAMP)

@@ -1,6 +1,6 @@
 """Benchmarks run the real shipped toy models; record torch threads with the machine info, and write the
-side-by-side ratios with a machine description to benchmarks/summary.json (read by the README's performance
-section)."""
+side-by-side ratios with a machine description to benchmarks/summary.json (read by the performance table of
+docs/development.md, `ddmd-bench report readme`)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import os
 import platform
 from pathlib import Path
 
+import pytest
 import torch
 
-from benchmarks.sidebyside import RATIOS
+from benchmarks.sidebyside import RATIOS, merge_summary
 from ddmd_bench.provenance import cpu_name
 from ddmd_bench.utils.threads import available_cores
 
 SUMMARY = Path(__file__).with_name("summary.json")
+
+FAILED: dict[str, str] = {}  # benchmark (node id) -> why it failed, in this run
+PASSED: set[str] = set()
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
@@ -37,13 +41,31 @@ def machine() -> dict:
             "load_1min": {"start": round(LOAD_AT_START[0], 2), "end": round(os.getloadavg()[0], 2)}}
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    """Tag each ratio with the benchmark that measured it, so a later failure of that benchmark removes it."""
+    before = dict(RATIOS)
+    yield
+    for name, ratio in RATIOS.items():
+        if before.get(name) is not ratio:
+            ratio["test"] = item.nodeid
+
+
+def pytest_runtest_logreport(report):
+    """A benchmark that fails (in set-up, its measurement or its checks) records no ratio, and is listed."""
+    if report.failed:
+        FAILED[report.nodeid] = (report.longreprtext.strip().splitlines() or ["failed"])[-1][:300]
+        for name in [n for n, r in RATIOS.items() if r.get("test") == report.nodeid]:
+            del RATIOS[name]
+    elif report.when == "call" and report.passed:
+        PASSED.add(report.nodeid)
+
+
 def pytest_sessionfinish():  # pytest passes only the hook arguments a hook names
-    """Merge the ratios of this benchmark run into the summary (a partial run, e.g. `-k frechet`, updates only its
-    own; a failed benchmark records no ratio, the others keep theirs)."""
-    if not RATIOS:
+    """Merge the ratios of this benchmark run into the summary."""
+    if not RATIOS and not FAILED:
         return
     old = json.loads(SUMMARY.read_text()) if SUMMARY.exists() else {}
-    ratios = {**old.get("ratios", {}), **RATIOS}
     stamp = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    SUMMARY.write_text(json.dumps({"machine": machine(), "measured": stamp, "ratios": dict(sorted(ratios.items()))},
-                                  indent=1) + "\n")
+    summary = merge_summary(old, stamp, machine(), RATIOS, FAILED, PASSED)
+    SUMMARY.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n")

@@ -36,7 +36,7 @@ def test_bootstrap_numpy_blas_one_vs_two_threads(benchmark):
     one, two = _bootstrap_in_subprocess(1), _bootstrap_in_subprocess(2)
     assert one() == two()  # the thread count changes the time, not the number
     ratio = sidebyside.compare("toy_fid_bootstrap_blas_1_vs_2_threads", one, two, rounds=3,
-                               baseline="OPENBLAS_NUM_THREADS=2 (the former default on 2 cores)")
+                               baseline="OPENBLAS_NUM_THREADS=2 (OpenBLAS's own default on 2 cores)")
     benchmark.extra_info.update(ratio)
     benchmark.pedantic(one, rounds=1, warmup_rounds=0)
 
