@@ -36,3 +36,17 @@ def weights_copy(tmp_path, monkeypatch) -> Path:
     shutil.copytree(shipped.weights_dir(), folder)
     monkeypatch.setenv("DDMD_BENCH_TOY_WEIGHTS", str(folder))
     return folder
+
+
+@pytest.fixture
+def recipe_check(monkeypatch) -> str:
+    """The small recipe-check protocol (registered once), evaluated with 10 FID bootstrap rounds instead of 200: for
+    tests that compare identities and numbers, not intervals. Its name."""
+    from ddmd_bench.protocols import PROTOCOLS
+    from ddmd_bench.tracks.toy import track
+    from tests.factories import RECIPE_CHECK_PROTOCOL, recipe_check_protocol
+
+    if RECIPE_CHECK_PROTOCOL not in PROTOCOLS:
+        PROTOCOLS.add(RECIPE_CHECK_PROTOCOL, recipe_check_protocol)
+    monkeypatch.setattr(track, "FID_BOOTSTRAP", 10)
+    return RECIPE_CHECK_PROTOCOL

@@ -1,6 +1,6 @@
 """Tiny components for tests, in one place: tokenizers, text encoders, VAEs, UNets and transformers, whole diffusers
 pipelines in the layout of the real checkpoints, a local Hugging Face cache to put them in, a trainer teacher, tiny
-metric backbones, and builders for protocols and result records that tests write by hand.
+metric backbones, metric states in chunks, and builders for protocols and result records that tests write by hand.
 
 Every network is the real class (diffusers, transformers) built from a small config with random weights, so a test
 exercises the same loading and calling code as a real run, offline. Builders seed torch themselves where the
@@ -309,6 +309,37 @@ def random_images(n: int, size: int = 16, seed: int = 1) -> torch.Tensor:
     """uint8 [n, 3, size, size] noise images."""
     g = torch.Generator().manual_seed(seed)
     return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
+
+
+# ------------------------------------------------------------------------------------------------- metric shards
+
+def chunk_states(new_metrics: Callable[[], dict[str, Any]], images: torch.Tensor, prompts: list[str],
+                 chunks: list[tuple[int, int]]) -> list[tuple[int, dict[str, Any]]]:
+    """(start, {name: state}) of fresh metrics updated on each chunk [a, b) of the batch, as an evaluation's chunks
+    hold them."""
+    states = []
+    for a, b in chunks:
+        metrics = new_metrics()
+        for m in metrics.values():
+            m.update(images[a:b], prompts[a:b])
+        states.append((a, {name: m.state() for name, m in metrics.items()}))
+    return states
+
+
+def merge_states(metrics: dict[str, Any], states: list[tuple[int, dict[str, Any]]], order) -> dict[str, Any]:
+    """`metrics` after merging the chunk states at the positions in `order` (in that order)."""
+    for i in order:
+        start, state = states[i]
+        for name, m in metrics.items():
+            m.merge_state(state[name], start)
+    return metrics
+
+
+def metric_values(metrics: dict[str, Any]) -> dict[str, tuple]:
+    """{name: (value, ci_low, ci_high, per_sample, n)} of each metric's `compute()` (a collective under
+    torch.distributed: every rank must call it)."""
+    return {name: (v.value, v.ci_low, v.ci_high, v.per_sample, v.n)
+            for name, v in ((name, m.compute()) for name, m in metrics.items())}
 
 
 # ---------------------------------------------------------------------------------------------------- records

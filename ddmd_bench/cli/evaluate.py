@@ -213,8 +213,8 @@ def evaluate(protocol_name, models, limit, batch_size, results_dir, leaderboard_
 
 
 def _checkpoint_spec(methods, pipelines, base, revision, student, lora, lora_scale):
-    """The --student, the --lora, or both on its --base or --method (None when neither is given); bad combinations are usage
-    errors, raised before anything is loaded."""
+    """The --student, the --lora, or both on its --base or --method (None when neither is given); bad combinations
+    are usage errors, raised before anything is loaded."""
     from ddmd_bench.generators.checkpoints import CheckpointError, CheckpointSpec
 
     if student is None and lora is None:

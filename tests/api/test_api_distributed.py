@@ -6,16 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import torch.multiprocessing as mp
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.gloo import free_port
 
 
 def _worker(rank: int, world: int, port: int, out: str) -> None:
@@ -53,7 +48,7 @@ def test_evaluate_in_the_users_two_process_job(tmp_path):
     from tests import factories as T
 
     T.sd15(tmp_path / "pipeline", diffusers.DDIMScheduler())
-    mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     reports = [json.loads((tmp_path / f"rank-{r}.json").read_text()) for r in (0, 1)]
     for report in reports:
         assert report["group_kept"]

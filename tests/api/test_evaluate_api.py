@@ -14,24 +14,10 @@ from click.testing import CliRunner
 
 import ddmd_bench
 from ddmd_bench.cli import main
-from ddmd_bench.protocols import PROTOCOLS
 from tests import factories as T
 from tests.factories import RECIPE_CHECK_PROTOCOL as PROTOCOL
-from tests.factories import recipe_check_protocol as _factory
 
-
-@pytest.fixture(scope="module", autouse=True)
-def recipe_check_protocol():
-    if PROTOCOL not in PROTOCOLS:
-        PROTOCOLS.add(PROTOCOL, _factory)
-
-
-@pytest.fixture(autouse=True)
-def few_fid_bootstraps(monkeypatch):
-    """Numbers are compared, not intervals: 10 FID bootstrap rounds instead of 200."""
-    from ddmd_bench.tracks.toy import track
-
-    monkeypatch.setattr(track, "FID_BOOTSTRAP", 10)
+pytestmark = pytest.mark.usefixtures("recipe_check")  # the protocol, with few FID bootstrap rounds
 
 
 def _cli_record(tmp_path: Path, folder: Path) -> dict:

@@ -13,26 +13,14 @@ from click.testing import CliRunner
 
 from ddmd_bench import hashing
 from ddmd_bench.cli import main
-from ddmd_bench.protocols import PROTOCOLS
 from tests import factories as T
-from tests.factories import RECIPE_CHECK_PROTOCOL as PROTOCOL, recipe_check_protocol as _factory
+from tests.factories import RECIPE_CHECK_PROTOCOL as PROTOCOL
 
 OLD_NS = 1_600_000_000 * 10**9
 UNET = "unet/diffusion_pytorch_model.safetensors"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def recipe_check_protocol():
-    if PROTOCOL not in PROTOCOLS:
-        PROTOCOLS.add(PROTOCOL, _factory)
-
-
-@pytest.fixture(autouse=True)
-def few_fid_bootstraps(monkeypatch):
-    """These tests compare identities and numbers, not intervals: 10 FID bootstrap rounds instead of 200."""
-    from ddmd_bench.tracks.toy import track
-
-    monkeypatch.setattr(track, "FID_BOOTSTRAP", 10)
+pytestmark = pytest.mark.usefixtures("recipe_check")  # the protocol, with few FID bootstrap rounds
 
 
 def _pipeline(folder: Path, seed: int = 0) -> Path:

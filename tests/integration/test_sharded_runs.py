@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from click.testing import CliRunner
 
 from ddmd_bench.cli import main
 from ddmd_bench.tracks.toy.track import toy_protocol
+from tests.gloo import free_port
 
 SLUG12 = toy_protocol(12)[0].slug  # e.g. toy-n12-v3: results and leaderboard file names
 
@@ -56,12 +56,6 @@ def _worker(rank: int, world: int, port: int, results: str) -> None:
             dist.destroy_process_group()
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def single(tmp_path_factory) -> dict:
     results = tmp_path_factory.mktemp("single")
@@ -70,7 +64,7 @@ def single(tmp_path_factory) -> dict:
 
 
 def test_two_processes_give_the_single_process_result(tmp_path, single):
-    mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     record = _record(tmp_path)
     assert record["timings"]["world_size"] == 2
     # only rank 0 prints the table; every rank exits 0

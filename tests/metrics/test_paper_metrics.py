@@ -5,13 +5,11 @@ controls), and reduced over two gloo processes to the single-process values."""
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
-import torch.multiprocessing as mp
 from PIL import Image
 
 from ddmd_bench import resolver
@@ -21,7 +19,8 @@ from ddmd_bench.metrics.fd_dinov2 import (FDDinoV2, DinoV2Features, build_dinov2
 from ddmd_bench.metrics.fid import reference_stats
 from ddmd_bench.metrics.hps import build_hps
 from ddmd_bench.metrics.pickscore import build_pickscore
-from tests.factories import random_images
+from tests.factories import merge_states, metric_values, random_images
+from tests.gloo import on_two_processes
 from tests.metrics import tiny_backbones
 
 PROMPTS = ["a red cube", "two dogs", "a cat on a mat", "blue sky", "x", "an owl at night"]
@@ -228,11 +227,6 @@ def _metrics(root: str) -> dict:
                                   bootstrap=10)}
 
 
-def _values(metrics: dict) -> dict:
-    return {k: (v.value, v.ci_low, v.ci_high, v.per_sample, v.n) for k, v in ((k, m.compute())
-                                                                            for k, m in metrics.items())}
-
-
 def _states(metrics: dict) -> list[tuple[int, dict]]:
     images = random_images(N, 20, seed=9)
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(N)]
@@ -247,22 +241,9 @@ def _states(metrics: dict) -> list[tuple[int, dict]]:
     return out
 
 
-def _worker(rank: int, port: int, root: str, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=2)
-    try:
-        metrics = _metrics(root)
-        states = _states(metrics)
-        for i in ((0, 2), (1,))[rank]:
-            start, state = states[i]
-            for k, m in metrics.items():
-                m.merge_state(state[k], start)
-        torch.save(_values(metrics), f"{out}/rank{rank}.pt")  # compute() is a collective: both ranks call it
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, world: int, root: str) -> dict:
+    metrics = _metrics(root)
+    return metric_values(merge_states(metrics, _states(metrics), ((0, 2), (1,))[rank]))  # a collective: both call it
 
 
 def test_two_gloo_processes_reduce_to_the_single_process_values(hub, tmp_path):
@@ -271,13 +252,8 @@ def test_two_gloo_processes_reduce_to_the_single_process_values(hub, tmp_path):
     prompts = [PROMPTS[i % len(PROMPTS)] for i in range(N)]
     for m in metrics.values():
         m.update(images, prompts)
-    want = _values(metrics)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    mp.spawn(_worker, args=(port, str(hub), str(tmp_path)), nprocs=2, join=True)
-    for rank in (0, 1):
-        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
+    want = metric_values(metrics)
+    for got in on_two_processes(_worker, tmp_path, str(hub)):
         for k in want:
             assert got[k][4] == want[k][4] == N, k
             np.testing.assert_allclose(np.array(got[k][:3], float), np.array(want[k][:3], float), rtol=1e-5,

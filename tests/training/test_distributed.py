@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 
 import pytest
@@ -13,6 +12,7 @@ import torch.multiprocessing as mp
 from ddmd_bench.training import runlog
 from ddmd_bench.training.config import DistillConfig
 from ddmd_bench.training.losses import DMDLossConfig
+from tests.gloo import free_port
 
 CFG = DistillConfig(loss=DMDLossConfig(guidance=2.5), steps=4, batch_size=8, lora_rank=4, lr=1e-3, lr_fake=1e-3,
                     warmup_steps=1, save_every=2)
@@ -43,15 +43,9 @@ def _worker(rank: int, world: int, port: int, out: str, parallel: str = "ddp", s
             dist.destroy_process_group()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_two_process_gloo_matches_one_process(tmp_path):
     _train(str(tmp_path / "single"))
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "ddp")), nprocs=2, join=True)
     single, ddp = runlog.read(tmp_path / "single"), runlog.read(tmp_path / "ddp")
     assert [r["step"] for r in ddp] == [1, 2, 3, 4]
     for a, b in zip(single, ddp):
@@ -84,10 +78,10 @@ def _assert_same_run(tmp_path, a: str, b: str) -> None:
 def test_two_process_fsdp_matches_one_process_and_resumes(tmp_path):
     _train(str(tmp_path / "single"))
     # FSDP: sharded student and fake model, optimizers over the shards, whole tensors gathered for EMA and state
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp"), "fsdp"), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "fsdp"), "fsdp"), nprocs=2, join=True)
     _assert_same_run(tmp_path, "single", "fsdp")
     # Stop after step 2 (its state is saved), then re-run to the end: the same run as uninterrupted.
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp-resumed"), "fsdp", 2), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "fsdp-resumed"), "fsdp", 2), nprocs=2, join=True)
     assert [r["step"] for r in runlog.read(tmp_path / "fsdp-resumed")] == [1, 2]
     import json
 
@@ -95,12 +89,12 @@ def test_two_process_fsdp_matches_one_process_and_resumes(tmp_path):
     assert state["optimizer_format"] == "full" and state["step"] == 2
     state["config"] = json.dumps(CFG.to_dict())  # continue the same run to 4 steps
     torch.save(state, tmp_path / "fsdp-resumed" / "state.pt")
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "fsdp-resumed"), "fsdp"), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "fsdp-resumed"), "fsdp"), nprocs=2, join=True)
     _assert_same_run(tmp_path, "single", "fsdp-resumed")
 
 
 def test_fsdp_state_is_not_resumed_without_fsdp(tmp_path):
-    mp.spawn(_worker, args=(2, _free_port(), str(tmp_path / "run"), "fsdp", 2), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path / "run"), "fsdp", 2), nprocs=2, join=True)
     import json
 
     state = torch.load(tmp_path / "run" / "state.pt", weights_only=True)
@@ -153,7 +147,7 @@ def _diverging_worker(rank: int, world: int, port: int, out: str) -> None:
 def test_divergence_on_one_rank_stops_every_rank_with_the_same_error(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    ctx = mp.spawn(_diverging_worker, args=(2, _free_port(), str(out)), nprocs=2, join=False)
+    ctx = mp.spawn(_diverging_worker, args=(2, free_port(), str(out)), nprocs=2, join=False)
     deadline = time.monotonic() + 600
     while not ctx.join(timeout=1):
         if time.monotonic() > deadline:

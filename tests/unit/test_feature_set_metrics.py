@@ -4,18 +4,15 @@ their values do not depend on the batching, on the order shards are merged in, o
 
 from __future__ import annotations
 
-import os
-import socket
-
 import numpy as np
-import pytest
 import torch
-import torch.multiprocessing as mp
 
 from ddmd_bench.metrics.cmmd import CMMD
 from ddmd_bench.metrics.feature_sets import features_reference
 from ddmd_bench.metrics.kid import KID
 from ddmd_bench.metrics.precision_recall import ImprovedPrecision, ImprovedRecall
+from tests.factories import chunk_states, merge_states, metric_values
+from tests.gloo import on_two_processes
 
 N, DIM = 23, 6
 CHUNKS = [(0, 5), (5, 10), (10, 15), (15, 20), (20, 23)]
@@ -46,11 +43,6 @@ def _metrics() -> dict:
             "precision": ImprovedPrecision(extractor, reference), "recall": ImprovedRecall(extractor, reference)}
 
 
-def _values(metrics: dict) -> dict:
-    return {name: (v.value, v.ci_low, v.ci_high, v.per_sample, v.n)
-            for name, v in ((name, m.compute()) for name, m in metrics.items())}
-
-
 def _streamed(sizes: list[int]) -> dict:
     images, prompts = _images()
     metrics, start = _metrics(), 0
@@ -58,27 +50,11 @@ def _streamed(sizes: list[int]) -> dict:
         for m in metrics.values():
             m.update(images[start:start + size], prompts[start:start + size])
         start += size
-    return _values(metrics)
-
-
-def _shard_states() -> list[tuple[int, dict]]:
-    images, prompts = _images()
-    states = []
-    for a, b in CHUNKS:
-        metrics = _metrics()
-        for m in metrics.values():
-            m.update(images[a:b], prompts[a:b])
-        states.append((a, {name: m.state() for name, m in metrics.items()}))
-    return states
+    return metric_values(metrics)
 
 
 def _merged(order: list[int]) -> dict:
-    metrics, states = _metrics(), _shard_states()
-    for i in order:
-        start, state = states[i]
-        for name, m in metrics.items():
-            m.merge_state(state[name], start)
-    return _values(metrics)
+    return metric_values(merge_states(_metrics(), chunk_states(_metrics, *_images(), CHUNKS), order))
 
 
 def _assert_close(got: dict, want: dict, rtol: float) -> None:
@@ -103,35 +79,14 @@ def test_value_does_not_depend_on_the_batching_or_the_merge_order():
 ASSIGNMENTS = {"round-robin": ([0, 2, 4], [1, 3]), "idle-rank": ([], [0, 1, 2, 3, 4])}
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        states = _shard_states()
-        for label, mine in ASSIGNMENTS.items():  # both assignments in one process group: one spawn, half the time
-            metrics = _metrics()
-            for i in mine[rank]:
-                start, state = states[i]
-                for name, m in metrics.items():
-                    m.merge_state(state[name], start)
-            torch.save(_values(metrics), f"{out}/{label}-rank{rank}.pt")  # compute() is a collective: both call it
-    finally:
-        dist.destroy_process_group()
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _worker(rank: int, world: int) -> dict:
+    states = chunk_states(_metrics, *_images(), CHUNKS)
+    # both assignments in one process group: one spawn, half the time; compute() is a collective: both call it
+    return {label: metric_values(merge_states(_metrics(), states, mine[rank])) for label, mine in ASSIGNMENTS.items()}
 
 
 def test_two_gloo_processes_reduce_to_the_single_process_values(tmp_path):
     want = _merged([0, 1, 2, 3, 4])
-    mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
-    for label in ASSIGNMENTS:
-        for rank in (0, 1):
-            got = torch.load(tmp_path / f"{label}-rank{rank}.pt", weights_only=False)
-            assert got == want, (label, rank)  # gathered and re-ordered by prompt index: the same rows, bit for bit
+    for rank, got in enumerate(on_two_processes(_worker, tmp_path)):
+        for label in ASSIGNMENTS:  # gathered and re-ordered by prompt index: the same rows, bit for bit
+            assert got[label] == want, (label, rank)

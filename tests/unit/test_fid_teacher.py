@@ -3,19 +3,16 @@ the same prompts and seeds, with the teacher's identity carried by the reference
 
 from __future__ import annotations
 
-import os
-import socket
-
 import numpy as np
 import pytest
 import scipy.linalg
 import torch
-import torch.multiprocessing as mp
 
 from ddmd_bench.metrics import catalog, reference
 from ddmd_bench.metrics.fid import reference_stats
 from ddmd_bench.metrics.fid_teacher import TeacherFID, load_teacher_reference
 from ddmd_bench.metrics.teacher_outputs import TeacherOutputs
+from tests.gloo import on_two_processes
 
 N, DIM = 40, 5
 TEACHER = TeacherOutputs(teacher="tiny-teacher", weights_sha256="ab" * 32,
@@ -129,25 +126,11 @@ def _shard_states() -> list[tuple[int, dict]]:
     return states
 
 
-def _worker(rank: int, world: int, port: int, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        metric = _teacher_fid()
-        for start, state in _shard_states()[rank::world]:
-            metric.merge_state(state, start)
-        torch.save(metric.compute().value, f"{out}/rank{rank}.pt")  # compute() is a collective: both call it
-    finally:
-        dist.destroy_process_group()
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _worker(rank: int, world: int) -> float:
+    metric = _teacher_fid()
+    for start, state in _shard_states()[rank::world]:
+        metric.merge_state(state, start)
+    return metric.compute().value  # compute() is a collective: both call it
 
 
 def test_shards_and_two_gloo_processes_reduce_to_the_single_pass_value(tmp_path):
@@ -159,6 +142,5 @@ def test_shards_and_two_gloo_processes_reduce_to_the_single_pass_value(tmp_path)
     for start, state in reversed(_shard_states()):
         merged.merge_state(state, start)
     np.testing.assert_allclose(merged.compute().value, want, rtol=1e-6)  # float32 features per batch: round-off
-    mp.spawn(_worker, args=(2, _port(), str(tmp_path)), nprocs=2, join=True)
-    for rank in (0, 1):
-        np.testing.assert_allclose(torch.load(tmp_path / f"rank{rank}.pt"), want, rtol=1e-6)
+    for got in on_two_processes(_worker, tmp_path):
+        np.testing.assert_allclose(got, want, rtol=1e-6)

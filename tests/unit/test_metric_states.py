@@ -4,18 +4,17 @@ cross-process reduction torchmetrics performs under torch.distributed (two gloo 
 from __future__ import annotations
 
 import math
-import os
-import socket
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from ddmd_bench.metrics.base import PerSampleScores
 from ddmd_bench.metrics.fid import FID, ReferenceStats
 from ddmd_bench.metrics.prompt_accuracy import PromptAccuracy
 from ddmd_bench.metrics.states import FeatureMoments, IndexedRows
+from tests.factories import chunk_states, merge_states
+from tests.gloo import on_two_processes
 
 N, DIM = 23, 6
 
@@ -106,28 +105,11 @@ def _values(metrics) -> dict:
     return out
 
 
-def _chunk_states(chunks):
-    images, prompts = _data()
-    states = []
-    for a, b in chunks:
-        metrics = _metrics()
-        for m in metrics.values():
-            m.update(images[a:b], prompts[a:b])
-        states.append((a, {name: m.state() for name, m in metrics.items()}))
-    return states
-
-
 CHUNKS = [(0, 5), (5, 10), (10, 15), (15, 20), (20, 23)]
 
 
 def _merged(order) -> dict:
-    metrics = _metrics()
-    states = _chunk_states(CHUNKS)
-    for i in order:
-        start, state = states[i]
-        for name, m in metrics.items():
-            m.merge_state(state[name], start)
-    return _values(metrics)
+    return _values(merge_states(_metrics(), chunk_states(_metrics, *_data(), CHUNKS), order))
 
 
 def test_one_pass_equals_shards_merged_in_any_order():
@@ -147,36 +129,14 @@ def test_one_pass_equals_shards_merged_in_any_order():
     assert not any(math.isnan(s) for s in per_sample if s is not None)
 
 
-def _worker(rank: int, world: int, port: int, mine: list, out: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    try:
-        metrics = _metrics()
-        states = _chunk_states(CHUNKS)
-        for i in mine[rank]:
-            start, state = states[i]
-            for name, m in metrics.items():
-                m.merge_state(state[name], start)
-        torch.save(_values(metrics), f"{out}/rank{rank}.pt")  # compute() is a collective: both ranks call it
-    finally:
-        dist.destroy_process_group()
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _worker(rank: int, world: int, mine: list) -> dict:
+    return _merged(mine[rank])  # compute() is a collective: both ranks call it
 
 
 @pytest.mark.parametrize("mine", [[[0, 2, 4], [1, 3]], [[0, 1, 2, 3, 4], []]], ids=["round-robin", "idle-rank"])
 def test_two_gloo_processes_reduce_to_the_single_process_values(tmp_path, mine):
     want = _merged([0, 1, 2, 3, 4])
-    mp.spawn(_worker, args=(2, _port(), mine, str(tmp_path)), nprocs=2, join=True)
-    for rank in (0, 1):
-        got = torch.load(tmp_path / f"rank{rank}.pt", weights_only=False)
+    for got in on_two_processes(_worker, tmp_path, mine):
         assert got["scores"] == want["scores"] and got["acc"] == want["acc"]  # gathered and re-ordered exactly
         assert got["fid"][3:] == want["fid"][3:]
         np.testing.assert_allclose(got["fid"][:3], want["fid"][:3], rtol=1e-12)  # summed in another order
