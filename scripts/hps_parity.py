@@ -16,12 +16,12 @@ Images are random, square and not (the official transform resizes the longest si
 from __future__ import annotations
 
 import json
-import platform
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
+from parity_report import write_report  # scripts/, on the path of a script run from it
 
 TOLERANCE_ABS = 1e-5  # raw cosine; float32 features on both sides
 REDUCED = {"embed_dim": 256,
@@ -118,26 +118,17 @@ def compare(work: Path, out: Path) -> int:
     controls = {"open_clip's default transform (short side + centre crop)": _ours(work, crop),
                 "PIL bicubic resize instead of the tensor resize": _ours(work, pil_bicubic),
                 "score x 100 (the printed scale) against the raw score": 100 * got}
-    diff = float(np.abs(got - want).max())
-    caught = {k: float(np.abs(v - want).max()) for k, v in controls.items()}
-    result = {
-        "definition": "cos(image, prompt) of open_clip ViT-H-14 with the HPS v2.1 checkpoint (papers print x 100); "
-                      "hpsv2's transform: longest side to 224 (tensor bicubic, antialias), zero padding, OpenAI "
-                      "mean/std; open_clip's ViT-H-14 tokenizer",
-        "reference": "hpsv2 1.2.0 (PyPI), img_score.score(image, prompt, cp, hps_version='v2.1')",
-        "model": "ViT-H-14 layout at reduced width and depth (both sides), random weights",
-        "tolerance_abs": TOLERANCE_ABS, "max_abs_difference": diff,
-        "cases": [{"image_size": list(s), "ours": float(a), "official": float(b)}
-                  for s, a, b in zip(SIZES, got, want)],
-        "negative_controls_max_abs_difference": caught,
-        "passed": bool(diff <= TOLERANCE_ABS and min(caught.values()) > TOLERANCE_ABS),
-        "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                        "open_clip": open_clip.__version__, "machine": platform.machine()},
-    }
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"HPSv2.1 parity: max |difference| {diff:.2e} (tolerance {TOLERANCE_ABS}); controls "
-          + ", ".join(f"{k}: {v:.3g}" for k, v in caught.items()) + f" -> {'passed' if result['passed'] else 'FAILED'}")
-    return 0 if result["passed"] else 1
+    return write_report(
+        out, "HPSv2.1",
+        definition="cos(image, prompt) of open_clip ViT-H-14 with the HPS v2.1 checkpoint (papers print x 100); "
+                   "hpsv2's transform: longest side to 224 (tensor bicubic, antialias), zero padding, OpenAI "
+                   "mean/std; open_clip's ViT-H-14 tokenizer",
+        reference="hpsv2 1.2.0 (PyPI), img_score.score(image, prompt, cp, hps_version='v2.1')",
+        model="ViT-H-14 layout at reduced width and depth (both sides), random weights",
+        tolerance=TOLERANCE_ABS, difference=float(np.abs(got - want).max()),
+        cases=[{"image_size": list(s), "ours": float(a), "official": float(b)} for s, a, b in zip(SIZES, got, want)],
+        controls={k: float(np.abs(v - want).max()) for k, v in controls.items()},
+        library=("open_clip", open_clip.__version__))
 
 
 if __name__ == "__main__":

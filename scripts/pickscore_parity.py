@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from parity_report import write_report  # scripts/, on the path of a script run from it
 from PIL import Image
 
 TOLERANCE_ABS = 1e-3  # scores are ~ logit_scale (100) x cosine; float32 on both sides, different batching
@@ -118,25 +118,17 @@ def main(out: Path) -> int:
             "prompts truncated at 35 tokens": reference(model_dir, proc_dir, pics, PROMPTS, max_length=35),
             "bilinear instead of bicubic resize": reference(model_dir, proc_dir, pics, PROMPTS, resample=2),
         }
-    diff = float(np.abs(got - want).max())
-    caught = {k: float(np.abs(got - v).max()) for k, v in controls.items()}
-    result = {
-        "definition": "logit_scale.exp() * cos(image, prompt), CLIPProcessor (bicubic short side 224, centre "
-                      "crop, OpenAI mean/std), 77 tokens",
-        "reference": "the PickScore_v1 model card's snippet, written with transformers, one pair at a time",
-        "model": "random CLIP (224 px, patch 14, width 128, 3 layers; logit scale 100), CLIP's real BPE tokenizer",
-        "tolerance_abs": TOLERANCE_ABS, "max_abs_difference": diff,
-        "cases": [{"image_size": list(s), "prompt_words": len(p.split()), "ours": float(a), "reference": float(b)}
-                  for s, p, a, b in zip(SIZES, PROMPTS, got, want)],
-        "negative_controls_max_abs_difference": caught,
-        "passed": bool(diff <= TOLERANCE_ABS and min(caught.values()) > TOLERANCE_ABS),
-        "environment": {"python": platform.python_version(), "torch": torch.__version__,
-                        "transformers": transformers.__version__, "machine": platform.machine()},
-    }
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"PickScore parity: max |difference| {diff:.2e} (tolerance {TOLERANCE_ABS}); controls "
-          + ", ".join(f"{k}: {v:.3g}" for k, v in caught.items()) + f" -> {'passed' if result['passed'] else 'FAILED'}")
-    return 0 if result["passed"] else 1
+    return write_report(
+        out, "PickScore",
+        definition="logit_scale.exp() * cos(image, prompt), CLIPProcessor (bicubic short side 224, centre crop, "
+                   "OpenAI mean/std), 77 tokens",
+        reference="the PickScore_v1 model card's snippet, written with transformers, one pair at a time",
+        model="random CLIP (224 px, patch 14, width 128, 3 layers; logit scale 100), CLIP's real BPE tokenizer",
+        tolerance=TOLERANCE_ABS, difference=float(np.abs(got - want).max()),
+        cases=[{"image_size": list(s), "prompt_words": len(p.split()), "ours": float(a), "reference": float(b)}
+               for s, p, a, b in zip(SIZES, PROMPTS, got, want)],
+        controls={k: float(np.abs(got - v).max()) for k, v in controls.items()},
+        library=("transformers", transformers.__version__))
 
 
 if __name__ == "__main__":
