@@ -5,7 +5,12 @@ clean-fid resizes each channel as a float PIL image (bicubic, to 299x299, no re-
 the same float32 planes and use clean-fid's `InceptionV3W` wrapper, so only the input path differs: no PNG round
 trip, no folder, no DataLoader, and each channel is resized straight into the network's [B, 3, 299, 299] input on a
 thread pool instead of through per-image HWC arrays that are concatenated, converted, transposed and collated.
-tests/unit/test_inception_resize.py checks the output against clean-fid's resizer bit for bit.
+
+Two resizers give the same bits (RESIZERS): "pillow" calls Pillow per channel on a thread pool (the default);
+"banded" reproduces Pillow's arithmetic with batched float64 products on the extractor's device (metrics/bicubic.py).
+On a CPU the banded one is the slower (benchmarks/test_bench_fid.py measures the two side by side); it runs the
+resize where the extractor runs instead of on the CPU. tests/unit/test_inception_resize.py checks both against
+clean-fid's resizer bit for bit.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +26,19 @@ import torch
 from PIL import Image
 
 from ddmd_bench import resolver
+from ddmd_bench.metrics import bicubic
 from ddmd_bench.metrics.base import check_images
+from ddmd_bench.registry import Registry
 from ddmd_bench.utils.threads import available_cores, local_processes
 
 CLEAN_PREPROCESSING = "clean-fid mode=clean: per-channel float PIL bicubic resize to 299x299, no quantisation"
 SIZE = 299
+
+# images per banded resize: a larger chunk allocates float64 buffers of tens of MB per pass, which costs a CPU more
+# than the fewer calls save
+BANDED_CHUNK = 4
+# name -> (checked uint8 images [B, 3, H, W], device) -> float32 [B, 3, 299, 299] clipped to [0, 255]
+RESIZERS: Registry[Callable[[torch.Tensor, torch.device], torch.Tensor]] = Registry("clean-fid resizer")
 
 
 class CleanFIDFeatures:
@@ -34,8 +48,9 @@ class CleanFIDFeatures:
     preprocessing = CLEAN_PREPROCESSING
 
     def __init__(self, network: torch.nn.Module | None = None, weights: str | Path | None = None,
-                 device: torch.device | str = "cpu", network_id: str | None = None) -> None:
+                 device: torch.device | str = "cpu", network_id: str | None = None, resize: str = "pillow") -> None:
         self.device = torch.device(device)
+        self._resize = RESIZERS.get(resize)
         if network is None:
             network, self.weights_sha256 = _load_inception(weights)
             network_id = "inception-2015-12-05 (clean-fid TorchScript)"
@@ -45,18 +60,34 @@ class CleanFIDFeatures:
         self.id = f"{network_id or type(network).__name__}|{self.weights_sha256[:12]}|clean"
 
     def resize(self, images: torch.Tensor) -> torch.Tensor:
-        """clean-fid's `clean` resize -> float32 [B, 3, 299, 299] in [0, 255]. Images are resized on a thread pool
-        (PIL's resampling releases the GIL), each into its own slice of the output, so order and values are those
-        of the serial loop."""
-        planes = check_images(images).cpu().numpy()
-        out = np.empty((len(planes), 3, SIZE, SIZE), dtype=np.float32)
-        list(_pool().map(_resize_into, planes, out))
-        return torch.from_numpy(out)
+        """clean-fid's `clean` resize -> float32 [B, 3, 299, 299] in [0, 255]."""
+        return self._resize(check_images(images), self.device)
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Features [B, 2048] (float32, as clean-fid returns them)."""
         return self.network(self.resize(images).to(self.device)).float().cpu()
+
+
+@RESIZERS.register("pillow")
+def _pillow_resize(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Pillow per channel on a thread pool (its resampling releases the GIL), each image into its own slice of the
+    output, so order and values are those of the serial loop. Runs on the CPU whatever `device` is."""
+    planes = images.cpu().numpy()
+    out = np.empty((len(planes), 3, SIZE, SIZE), dtype=np.float32)
+    list(_pool().map(_resize_into, planes, out))
+    return torch.from_numpy(out)
+
+
+@RESIZERS.register("banded")
+def _banded_resize(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Pillow's arithmetic as batched products on `device`; clipped as clean-fid clips (abs_ turns the -0.0 a
+    product can give for an all-zero window into Pillow's +0.0 and changes nothing else after the clip)."""
+    out = torch.empty((len(images), 3, SIZE, SIZE), dtype=torch.float32, device=device)
+    for start in range(0, len(images), BANDED_CHUNK):  # a few images at a time keep the float64 buffers small
+        chunk = images[start:start + BANDED_CHUNK].to(device)
+        out[start:start + len(chunk)] = bicubic.resize_exact(chunk, SIZE).clamp_(0, 255).abs_()
+    return out
 
 
 def _resize_into(image: np.ndarray, out: np.ndarray) -> None:

@@ -16,14 +16,15 @@ def _images(n=6, size=40):
     return torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8)
 
 
-def test_in_memory_features_equal_clean_fid_folder_features(tmp_path):
+@pytest.mark.parametrize("resize", ["pillow", "banded"])
+def test_in_memory_features_equal_clean_fid_folder_features(tmp_path, resize):
     from cleanfid.fid import get_folder_features
 
     images = _images()
     for i, im in enumerate(images):
         Image.fromarray(im.permute(1, 2, 0).numpy()).save(tmp_path / f"{i:03d}.png")
     net = TinyExtractor()
-    ours = CleanFIDFeatures(network=net)(images).numpy()
+    ours = CleanFIDFeatures(network=net, resize=resize)(images).numpy()
     theirs = get_folder_features(str(tmp_path), model=net, num_workers=0, batch_size=len(images),
                                  device=torch.device("cpu"), mode="clean", verbose=False)
     np.testing.assert_array_equal(ours, theirs)  # same resizer, same network, same batch: bit-identical
