@@ -224,7 +224,9 @@ def _teacher_stats(key: str, protocol: str, metric: str, teacher: str, crop: str
     return DataFile(
         key, f"ddmd-bench statistics (.npz) of the images {teacher} generated for this protocol's 5,000 prompts with "
              f"its seeds ({crop}), the teacher's identity (model, sampling recipe, prompts, seeds) recorded in the file",
-        f"generate the teacher's images for the protocol's prompts in order with seed_i = i, then "
+        f"`ddmd-bench stats make --protocol {protocol} --metric {metric} --teacher pipeline:{teacher} [--steps N] "
+        f"--data <the protocol's prompt file> --out <out.npz>` (generates the teacher's images for the protocol's "
+        f"prompts with seed_i = i and records its identity), or from images made that way "
         f"ddmd_bench.tracks.literature.reference_stats.make_reference_stats({protocol!r}, {metric!r}, <images folder "
         f"or zip>, <out.npz>, teacher=TeacherOutputs({teacher!r}, ...)) (ddmd_bench.metrics.teacher_outputs)",
         filename=f"{protocol}-{metric}.npz")
