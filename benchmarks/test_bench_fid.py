@@ -64,8 +64,9 @@ def image_folder(tmp_path_factory, request):
 
 def test_features_in_memory(benchmark, image_folder, request):
     """In-memory features vs clean-fid's folder path on the same images and extractor, alternating; then the same
-    with the resize pool cut to one thread (what removing copies alone gives), and the input path alone (our
-    network input vs the batch clean-fid's DataLoader collates), which the network's cost does not dilute."""
+    with the resize pool cut to one thread (what removing copies alone gives), the input path alone (our
+    network input vs the batch clean-fid's DataLoader collates), which the network's cost does not dilute, and
+    the banded resizer against the Pillow one (same bits, asserted)."""
     from cleanfid.fid import get_folder_features
     from cleanfid.utils import ResizeDataset
 
@@ -98,6 +99,12 @@ def test_features_in_memory(benchmark, image_folder, request):
                        baseline=baseline)
     sidebyside.compare(f"features_input_{size}", lambda: extractor.resize(images), folder_batch, rounds=5,
                        baseline=f"clean-fid ResizeDataset + DataLoader batch; ours resizes on {workers} thread(s)")
+    # the exact batched resize (Pillow's arithmetic as float64 banded products) against the Pillow resizer
+    banded = CleanFIDFeatures(network=TinyExtractor(), resize="banded")
+    assert torch.equal(banded.resize(images).view(torch.int32), extractor.resize(images).view(torch.int32))
+    sidebyside.compare(f"features_input_{size}_banded", lambda: banded.resize(images),
+                       lambda: extractor.resize(images), rounds=5,
+                       baseline=f"ours, Pillow per channel on {workers} thread(s)")
     benchmark.extra_info.update(ratio)
     benchmark.pedantic(extractor, args=(images,), rounds=1, warmup_rounds=0)
 

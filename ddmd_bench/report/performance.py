@@ -23,6 +23,8 @@ LABELS = {
     "features_32x512px_one_resize_thread": "the same, 512 px, resizing on one thread",
     "features_input_64x64px": "Inception input batch from memory vs clean-fid's DataLoader batch, 64 px",
     "features_input_32x512px": "Inception input batch from memory vs clean-fid's DataLoader batch, 512 px",
+    "features_input_64x64px_banded": "Inception input batch, banded exact resize vs the Pillow resizer, 64 px",
+    "features_input_32x512px_banded": "Inception input batch, banded exact resize vs the Pillow resizer, 512 px",
     "toy_fid_bootstrap_blas_1_vs_2_threads": "toy FID bootstrap (200 resamples, 128-d), numpy BLAS 1 thread vs 2",
     "toy_fid_bootstrap_cholesky_vs_eigh": "toy FID bootstrap (200 resamples, 128-d), Cholesky path vs eigh form",
     "harness_overhead_toy_320": "toy evaluation (320 prompts) through the runner vs the bare generate/update loop",
