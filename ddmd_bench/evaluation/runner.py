@@ -148,6 +148,38 @@ def run_checked(generator: Generator, protocol: Protocol, context: EvalContext,
     return result
 
 
+def check_before_generation(protocol: Protocol, context: EvalContext, metrics: dict[str, Metric]) -> None:
+    """What `run_checked` checks before its first image: the metrics are the protocol's, and the prompt list is
+    long enough for each of them (for runs whose chunks are made apart from `run_checked`)."""
+    check_metric_specs(protocol, metrics)
+    sample_needs.check(protocol, context.prompt_set.prompts, metrics)
+
+
+def chunk_count(protocol: Protocol, context: EvalContext, batch_size: int) -> int:
+    """How many chunks a run of `batch_size` prompts per chunk cuts the prompt list into."""
+    return len(shards.ShardPlan(len(context.prompt_set.prompts), batch_size).chunks)
+
+
+def generate_chunk(generator: Generator, protocol: Protocol, context: EvalContext, metrics: dict[str, Metric],
+                   index: int, options: RunnerOptions) -> dict[str, Any] | None:
+    """Generate and score chunk `index` of a run into `options.work_dir` exactly as `run_checked` does (same chunk
+    boundaries, seeds, key and saved states), so a later `run_checked` on that folder finds the chunk finished and
+    merges it. Lets chunks of one run be made in several processes; `metrics` are reset before the chunk. Returns
+    the record's `resize` field as this chunk saw it (None: the images had the protocol's resolution, or the chunk
+    was already finished)."""
+    if options.work_dir is None:
+        raise ValueError("generate_chunk needs the run's work_dir: run_checked reads the chunk from there")
+    prompts = context.prompt_set.prompts
+    n_chunks = chunk_count(protocol, context, options.batch_size)
+    # A plan of one chunk: `index` of `n_chunks` round-robin "ranks" owns exactly chunk `index`.
+    plan = shards.ShardPlan(len(prompts), options.batch_size, rank=index, world=n_chunks)
+    key = shards.run_key(protocol.fingerprint, generator.describe(), options.batch_size)
+    wrapped = AtResolution(generator, protocol.resolution, resizes(context))
+    shards.generate_chunks(wrapped, prompts, protocol.seeds(len(prompts)), metrics, plan, options.work_dir, key,
+                           False, options.image_dir)
+    return wrapped.resize_record()
+
+
 def measure_latency(generator: Generator, protocol: Protocol, context: EvalContext,
                     options: RunnerOptions = RunnerOptions()) -> dict[str, Any]:
     """Cold start and warm latency of `generator` on its own, as `run_checked` records them: for runs whose images

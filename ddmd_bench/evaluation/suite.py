@@ -14,7 +14,7 @@ from ddmd_bench.evaluation import cost, records, runner, shards, workers
 from ddmd_bench.evaluation.context import EvalContext, resizes
 from ddmd_bench.evaluation.records import Result
 from ddmd_bench.evaluation.resize import resolution_mismatch
-from ddmd_bench.generators.base import FixedResolution, Generator, Placed
+from ddmd_bench.generators.base import FixedResolution, Generator, Placed, Traced
 from ddmd_bench.generators.resolve import GeneratorOptions, requested, resolve_generator
 from ddmd_bench.leaderboard import store, table
 from ddmd_bench.protocol import Protocol
@@ -126,13 +126,12 @@ def evaluate_suite(request: EvaluationRequest) -> Outcome:
         check_resolution(gen, protocol, context)
     outcome = Outcome(protocol)
     done: dict[int, tuple[Result | None, list[str]]] = {}
-    for i, gen in enumerate(resolved.generators):
-        result = _cached(request.results_dir, protocol, gen) if not request.force else None
-        if result is not None:
-            outcome.reused.append(gen.name)
-            _reuse(result, records.record_path(request.results_dir, protocol.slug, gen.name), context, protocol,
-                   world)
-            done[i] = result, []
+    for i, result in reusable(request, protocol, resolved.generators, world).items():
+        gen = resolved.generators[i]
+        outcome.reused.append(gen.name)
+        _reuse(result, records.record_path(request.results_dir, protocol.slug, gen.name), context, protocol,
+               world)
+        done[i] = result, []
     done |= dict(_run_all([i for i in range(len(resolved.generators)) if i not in done], resolved, request, world))
     for i in sorted(done):  # the requested order, however the runs were spread over workers
         result, failed = done[i]
@@ -148,32 +147,91 @@ def evaluate_suite(request: EvaluationRequest) -> Outcome:
 def _run_all(todo: list[int], resolved: Resolved, request: EvaluationRequest,
              world: World) -> Iterator[tuple[int, tuple[Result | None, list[str]]]]:
     """(index, (result or None, failures)) of each generator to run: in this process one after another, or in
-    worker processes when this process has threads to share (`workers.run`; same records)."""
-    def one(i: int, run_request: EvaluationRequest = request) -> tuple[Result | None, list[str]]:
-        scratch = Outcome(resolved.protocol)
-        return _run_one(resolved.generators[i], resolved, run_request, scratch, world), scratch.failed
-
+    worker processes when this process has threads to share (`_in_workers`; same records)."""
     n_workers, threads_each = _worker_split(todo, resolved, request, world)
     if n_workers == 1:
-        yield from ((i, one(i)) for i in todo)
+        for i in todo:
+            scratch = Outcome(resolved.protocol)
+            yield i, (_run_one(resolved.generators[i], resolved, request, scratch, world), scratch.failed)
         return
-    resolved.context.build_metrics(resolved.protocol)  # loaded once here, inherited by every worker
-    # Latency timed beside another worker's generation would measure the contention: the workers make and score
-    # the images only, and each generator's latency is timed here afterwards, alone.
-    images_only = replace(request, run=replace(request.run, latency=False))
-    bar = Progress(len(todo), f"evaluate ({n_workers} processes x {threads_each} thread(s))", "model",
-                   enabled=request.run.progress)
-    longest_first = sorted(todo, key=lambda i: -resolved.generators[i].nfe)  # the long runs must not start last
-    finished = {}
-    for i, outcome in workers.run(longest_first, lambda i: one(i, images_only), n_workers, threads_each):
-        bar.update(1, finished=resolved.generators[i].name)
-        finished[i] = outcome
-    bar.close()
+    finished = _in_workers(todo, resolved, request, n_workers, threads_each)
     for i in todo:
         result, failed = finished[i]
         if result is not None and request.run.latency:
             result = _with_latency(result, resolved.generators[i], resolved, request)
         yield i, (result, failed)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One piece of work for a worker process: a chunk of a run's prompts (`chunk` set), or a whole run."""
+
+    row: int  # index of the generator
+    chunk: int | None  # None: the whole run (generate, merge, compute, record)
+    cost: int  # denoiser image passes, to hand out the longest jobs first
+
+
+def _in_workers(todo: list[int], resolved: Resolved, request: EvaluationRequest, n_workers: int,
+                threads_each: int) -> dict[int, tuple[Result | None, list[str]]]:
+    """Each generator's (result or None, failures), made in forked worker processes in two passes: first every
+    chunk of every run (a slow run's chunks spread over all workers instead of keeping one worker busy alone),
+    then each run merges its finished chunks, computes its metrics and writes its record, exactly as a run in this
+    process would (`runner.generate_chunk`). Generators that record a trace of their last call run whole."""
+    protocol, context = resolved.protocol, resolved.context
+    metrics = context.build_metrics(protocol)  # loaded once here, inherited by every worker
+    runner.check_before_generation(protocol, context, metrics)
+    # Latency timed beside another worker's generation would measure the contention: the workers make and score
+    # the images only, and each generator's latency is timed here afterwards, alone.
+    images_only = replace(request, run=replace(request.run, latency=False))
+    merged = replace(images_only, force=False)  # the second pass must keep the chunks the first one made
+    n_prompts = len(context.prompt_set.prompts)
+    split = [i for i in todo if not isinstance(resolved.generators[i], Traced)]
+    jobs = [_Job(i, None, resolved.generators[i].nfe * n_prompts) for i in todo if i not in split]
+    for i in split:
+        gen = resolved.generators[i]
+        if request.force:
+            shutil.rmtree(_paths(gen, protocol, request)[1], ignore_errors=True)
+        chunks = shards.ShardPlan(n_prompts, request.run.batch_size).chunks
+        jobs += [_Job(i, c, gen.nfe * (b - a)) for c, (a, b) in enumerate(chunks)]
+    jobs.sort(key=lambda job: -job.cost)  # the long jobs must not start last
+
+    def run_job(k: int) -> Any:
+        job = jobs[k]
+        if job.chunk is None:
+            return _run_scratch(job.row, resolved, images_only)
+        gen = resolved.generators[job.row]
+        _, work_dir, image_dir = _paths(gen, protocol, request)
+        try:
+            return runner.generate_chunk(gen, protocol, context, metrics, job.chunk, runner.RunnerOptions(
+                batch_size=request.run.batch_size, progress=False, work_dir=work_dir, image_dir=image_dir))
+        except FloatingPointError:  # the run's own pass makes this chunk again and records the failure
+            return None
+
+    bar = Progress(len(jobs) + len(split), f"evaluate ({n_workers} processes x {threads_each} thread(s))", "job",
+                   enabled=request.run.progress)
+    finished: dict[int, tuple[Result | None, list[str]]] = {}
+    resized: dict[int, dict[str, Any]] = {}
+    for k, out in workers.run(range(len(jobs)), run_job, n_workers, threads_each):
+        job = jobs[k]
+        bar.update(1, finished=f"{resolved.generators[job.row].name}"
+                               + (f" chunk {job.chunk}" if job.chunk is not None else ""))
+        if job.chunk is None:
+            finished[job.row] = out
+        elif out is not None:
+            resized[job.row] = out
+    for i, out in workers.run(split, lambda i: _run_scratch(i, resolved, merged, resized.get(i)), n_workers,
+                              threads_each):
+        bar.update(1, finished=resolved.generators[i].name)
+        finished[i] = out
+    bar.close()
+    return finished
+
+
+def _run_scratch(i: int, resolved: Resolved, request: EvaluationRequest,
+                 resize: dict[str, Any] | None = None) -> tuple[Result | None, list[str]]:
+    """(result or None, failures) of generator `i` run alone (`_run_one`, in this process, world of one)."""
+    scratch = Outcome(resolved.protocol)
+    return _run_one(resolved.generators[i], resolved, request, scratch, World(), resize), scratch.failed
 
 
 def _with_latency(result: Result, gen: Generator, resolved: Resolved, request: EvaluationRequest) -> Result:
@@ -221,12 +279,20 @@ def _publish(outcome: Outcome, leaderboard_dir: Path, protocol: Protocol) -> Non
             outcome.reproduced.append(f"{result.generator['name']} on {device}")
 
 
-def _run_one(gen: Generator, resolved: Resolved, request: EvaluationRequest, outcome: Outcome,
-             world: World) -> Result | None:
-    protocol, options = resolved.protocol, request.run
+def _paths(gen: Generator, protocol: Protocol, request: EvaluationRequest) -> tuple[Path, Path, Path | None]:
+    """(record file, folder of finished chunks, folder of saved images or None) of a generator's run."""
     path = records.record_path(request.results_dir, protocol.slug, gen.name)
-    work_dir = path.with_suffix(".work")  # finished chunks: an interrupted run resumes from here
-    image_dir = path.with_suffix("") / "images" if options.save_images or options.grid else None
+    saves = request.run.save_images or request.run.grid
+    # the work folder keeps finished chunks: an interrupted run resumes from there
+    return path, path.with_suffix(".work"), path.with_suffix("") / "images" if saves else None
+
+
+def _run_one(gen: Generator, resolved: Resolved, request: EvaluationRequest, outcome: Outcome,
+             world: World, resize: dict[str, Any] | None = None) -> Result | None:
+    """Run `gen` (its chunks finished by an earlier or a parallel pass are merged, not made again). `resize`: the
+    record's resize field as the processes that made its chunks saw it, when none is made here."""
+    protocol, options = resolved.protocol, request.run
+    path, work_dir, image_dir = _paths(gen, protocol, request)
     if request.force and world.is_main and work_dir.exists():
         shutil.rmtree(work_dir)
     world.barrier()
@@ -246,7 +312,8 @@ def _run_one(gen: Generator, resolved: Resolved, request: EvaluationRequest, out
     if result is None:  # not rank 0
         return None
     result = result.replace(outputs=_check_outputs(result, gen, protocol, options, work_dir, world),
-                            run_config=dict(request.run_config) if request.run_config else None)
+                            run_config=dict(request.run_config) if request.run_config else None,
+                            resize=result.resize or resize)
     records.write_result(result, path)
     prompts = resolved.context.prompt_set.prompts
     records.write_samples(result, prompts, protocol.seeds(len(prompts)), path.with_suffix(".samples.jsonl"),
@@ -291,6 +358,20 @@ def _reuse(result: Result, path: Path, context: EvalContext, protocol: Protocol,
         records.write_samples(result, prompts, protocol.seeds(len(prompts)), samples,
                               image_dir if image_dir.is_dir() else None)
         log.info("rewrote the missing per-sample log %s from its record", samples)
+
+
+def reusable(request: EvaluationRequest, protocol: Protocol, generators: list[Generator],
+             world: World) -> dict[int, Result | None]:
+    """{index: finished record} of the generators whose stored record can stand for them, as rank 0 finds them;
+    the other ranks get rank 0's indices, with None for the record (only rank 0 writes and reports). Rank 0 decides
+    alone: on storage local to each node the ranks can see different files, and ranks that disagreed would run
+    different chunks and wait for each other's collectives forever."""
+    if request.force or not generators:
+        return {}
+    found = {i: _cached(request.results_dir, protocol, gen) for i, gen in enumerate(generators)} \
+        if world.is_main else {}
+    flags = world.gather([float(found.get(i) is not None) for i in range(len(generators))])[0]
+    return {i: found.get(i) for i, flag in enumerate(flags) if flag}
 
 
 def _cached(results_dir: Path, protocol: Protocol, gen: Generator) -> Result | None:

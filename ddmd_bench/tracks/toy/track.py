@@ -165,12 +165,10 @@ for _subset in ACCURACY_SUBSETS:
 @METRIC_BUILDERS.register("cmmd")
 def _build_cmmd(context: ToyContext, protocol: Protocol) -> Metric:
     from ddmd_bench.metrics.cmmd import CMMD
-    from ddmd_bench.metrics.feature_sets import reference_features
 
     embedder = clip_embedder()
     declared = protocol.metrics["cmmd"]
-    reference = reference_features(embedder, _real_images(context.prompt_set, REFERENCE_PER_PROMPT),
-                                   _real_set_id(context.prompt_set, REFERENCE_PER_PROMPT))
+    reference = _real_embeddings(context.prompt_set, embedder.id, REFERENCE_PER_PROMPT)
     return CMMD(embedder, reference, sigma=declared["sigma"], scale=declared["scale"])
 
 
@@ -235,6 +233,16 @@ def _real_features(prompt_set: PromptSet, extractor_id: str, per_prompt: int) ->
     from ddmd_bench.metrics.feature_sets import reference_features  # torchmetrics: only for a run
 
     return reference_features(extractor, _real_images(prompt_set, per_prompt), _real_set_id(prompt_set, per_prompt))
+
+
+@lru_cache(maxsize=4)
+def _real_embeddings(prompt_set: PromptSet, embedder_id: str, per_prompt: int) -> ReferenceFeatures:
+    """Toy CLIP image embeddings of the real images (`_real_images`), cached like `_reference`."""
+    embedder = clip_embedder()
+    assert embedder.id == embedder_id, "shipped CLIP model changed during the run"
+    from ddmd_bench.metrics.feature_sets import reference_features  # torchmetrics: only for a run
+
+    return reference_features(embedder, _real_images(prompt_set, per_prompt), _real_set_id(prompt_set, per_prompt))
 
 
 def clip_embedder():
